@@ -1,0 +1,53 @@
+# The few verbs this project needs. `make dev` and `make test` install what they use themselves.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PORT ?= 9000
+DDB_PORT ?= 8000
+ARM_TARGET := aarch64-unknown-linux-gnu
+
+.PHONY: help venv dev test lint fmt build deploy bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+# The project-local Python environment with the pinned tools (cargo-lambda, moto, SAM CLI,
+# cfn-lint), rebuilt only when the pins change.
+$(VENV)/.installed: dev/requirements.txt dev/constraints.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r dev/requirements.txt -c dev/constraints.txt
+	touch $@
+
+venv: $(VENV)/.installed ## Create/refresh the local tool environment (.venv)
+
+dev: venv ## Run the API locally on 127.0.0.1:$(PORT) (DynamoDB on $(DDB_PORT)); Ctrl-C stops it
+	PORT=$(PORT) DDB_PORT=$(DDB_PORT) dev/run-local.sh
+
+test: venv ## Run every test: unit, handler, concurrency, end-to-end, template checks
+	dev/run-tests.sh
+
+lint: ## rustfmt and clippy, warnings are errors
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+fmt: ## Format the code
+	cargo fmt --all
+
+build: venv ## sam build: three arm64 bootstrap binaries in .aws-sam/build
+	@rustup target list --installed 2>/dev/null | grep -qx $(ARM_TARGET) || { \
+	  echo "error: the Rust target $(ARM_TARGET) is not installed; run: rustup target add $(ARM_TARGET)" >&2; \
+	  exit 1; }
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} \
+	  $(VENV)/bin/sam build --beta-features
+
+deploy: build ## sam deploy (guided the first time, then with samconfig.toml)
+	@if [ -f samconfig.toml ]; then $(VENV)/bin/sam deploy; else $(VENV)/bin/sam deploy --guided; fi
+
+bench: venv ## Login latency benchmark against a local stack (see docs/benchmarks.md)
+	dev/bench.sh
+
+clean: ## Remove build outputs and the local tool environment
+	cargo clean
+	rm -rf $(VENV) .aws-sam .local

@@ -1,0 +1,74 @@
+# Shared by run-local.sh and run-tests.sh (sourced, not run): starts the local DynamoDB (moto)
+# and the `cargo lambda watch` emulator on loopback, and stops exactly what it started on exit.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+STATE_DIR="$ROOT/.local"
+mkdir -p "$STATE_DIR"
+STARTED_PIDS=()
+
+stop_started() {
+  local pid
+  for pid in "${STARTED_PIDS[@]}"; do
+    # Each service runs in its own session: signal its whole process group (watch's children too).
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${STARTED_PIDS[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  STARTED_PIDS=()
+}
+trap stop_started EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+free_port() {
+  "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_for_http URL SECONDS: until URL answers with any HTTP status.
+wait_for_http() {
+  "$PY" - "$1" "$2" <<'PYEOF'
+import sys, time, urllib.request, urllib.error
+url, deadline = sys.argv[1], time.time() + float(sys.argv[2])
+while time.time() < deadline:
+    try:
+        urllib.request.urlopen(url, timeout=5)
+        sys.exit(0)
+    except urllib.error.HTTPError:
+        sys.exit(0)
+    except Exception:
+        time.sleep(0.5)
+sys.exit(f"timed out waiting for {url}")
+PYEOF
+}
+
+# start_dynamodb PORT: moto on 127.0.0.1:PORT, logging to .local/dynamodb-PORT.log.
+start_dynamodb() {
+  local port=$1
+  setsid "$PY" "$ROOT/dev/moto_server.py" --port "$port" >"$STATE_DIR/dynamodb-$port.log" 2>&1 &
+  STARTED_PIDS+=("$!")
+  wait_for_http "http://127.0.0.1:$port/" 30
+}
+
+# create_table PORT TABLE: the table exactly as template.yaml declares it.
+create_table() {
+  (cd "$ROOT/dev" && "$PY" local_table.py --endpoint "http://127.0.0.1:$1" --table "$2")
+}
+
+# start_api PORT DDB_PORT TABLE [LOG]: cargo lambda watch on 127.0.0.1:PORT with the template's
+# routes (from Cargo.toml), the local env file, and the given DynamoDB port and table.
+start_api() {
+  local port=$1 ddb_port=$2 table=$3 log=${4:-}
+  local cmd=(cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port"
+    --concurrency 4 --env-file "$ROOT/dev/local.env"
+    --env-var "AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$ddb_port"
+    --env-var "TABLE_NAME=$table")
+  if [ -n "$log" ]; then
+    PATH="$VENV/bin:$PATH" setsid "${cmd[@]}" >"$log" 2>&1 &
+  else
+    PATH="$VENV/bin:$PATH" setsid "${cmd[@]}" &
+  fi
+  STARTED_PIDS+=("$!")
+}

@@ -1,0 +1,189 @@
+"""Writes events/: API Gateway HTTP API (payload format 2.0) requests for every route.
+
+The payloads are checked in; run this again only to change them:
+
+    python3 dev/make_events.py
+
+Bad-token cases are real JWTs signed with the development key from dev/local.env (or with other
+keys/algorithms where that is the point), so each one fails for exactly the reason its name says.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import pathlib
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+API_ID = "a1b2c3d4e5"
+HOST = f"{API_ID}.execute-api.us-east-1.amazonaws.com"
+PLACEHOLDER = "REPLACE_WITH_AN_ACCESS_TOKEN_FROM_REGISTER_OR_LOGIN"
+FAR_FUTURE = 4_102_444_800  # 2100-01-01
+PAST = 1_577_836_800  # 2020-01-01
+SUB = "6f1c2d4e-8a9b-4c3d-9e8f-0a1b2c3d4e5f"
+
+
+def dev_key() -> bytes:
+    for line in (ROOT / "dev" / "local.env").read_text().splitlines():
+        if line.startswith("TOKEN_SIGNING_KEY="):
+            return line.split("=", 1)[1].encode()
+    raise SystemExit("TOKEN_SIGNING_KEY not found in dev/local.env")
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwt(claims: dict, key: bytes, alg: str = "HS256") -> str:
+    header = b64(json.dumps({"alg": alg, "typ": "JWT"}, separators=(",", ":")).encode())
+    payload = b64(json.dumps(claims, separators=(",", ":")).encode())
+    digest = {"HS256": hashlib.sha256, "HS512": hashlib.sha512}[alg]
+    signature = hmac.new(key, f"{header}.{payload}".encode(), digest).digest()
+    return f"{header}.{payload}.{b64(signature)}"
+
+
+def claims(**overrides: object) -> dict:
+    base = {
+        "sub": SUB,
+        "iat": PAST,
+        "nbf": PAST,
+        "exp": FAR_FUTURE,
+        "iss": "accounts-api",
+        "aud": "accounts-api",
+        "jti": "0b6f9d3e-1111-4222-8333-944455556666",
+    }
+    base.update(overrides)
+    return base
+
+
+def event(method: str, path: str, body: str | None = None, headers: dict | None = None) -> dict:
+    all_headers = {
+        "accept": "application/json",
+        "host": HOST,
+        "user-agent": "curl/8.5.0",
+        "x-forwarded-for": "203.0.113.10",
+        "x-forwarded-port": "443",
+        "x-forwarded-proto": "https",
+    }
+    if body is not None:
+        all_headers["content-type"] = "application/json"
+        all_headers["content-length"] = str(len(body.encode()))
+    all_headers.update(headers or {})
+    payload = {
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": all_headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": API_ID,
+            "domainName": HOST,
+            "domainPrefix": API_ID,
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.10",
+                "userAgent": "curl/8.5.0",
+            },
+            "requestId": "Fz3xVhPLoAMEVxg=",
+            "routeKey": f"{method} {path}",
+            "stage": "$default",
+            "time": "23/Nov/2026:21:47:07 +0000",
+            "timeEpoch": 1795384027000,
+        },
+        "isBase64Encoded": False,
+    }
+    if body is not None:
+        payload["body"] = body
+    return payload
+
+
+def post(path: str, body: object, **headers: str) -> dict:
+    text = body if isinstance(body, str) else json.dumps(body)
+    return event("POST", path, text, headers)
+
+
+def profile(token: str | None = None, authorization: str | None = None) -> dict:
+    if token is not None:
+        authorization = f"Bearer {token}"
+    return event("GET", "/profile", None, {"authorization": authorization} if authorization else {})
+
+
+def all_events() -> dict[str, dict]:
+    key = dev_key()
+    other_key = b"some-other-key-that-is-at-least-32-bytes-long"
+    password = "correct horse battery staple"
+    good = jwt(claims(), key)
+    head, payload, signature = good.split(".")
+    return {
+        # POST /register
+        "register/ok": post(
+            "/register",
+            {"email": " Ada.Lovelace@Example.com ", "password": password, "name": "Ada Lovelace"},
+        ),
+        "register/ok-without-name": post(
+            "/register", {"email": "grace@example.com", "password": password}
+        ),
+        "register/invalid-email": post(
+            "/register", {"email": "ada.example.com", "password": password}
+        ),
+        "register/short-password": post(
+            "/register", {"email": "ada@example.com", "password": "short"}
+        ),
+        "register/missing-fields": post("/register", {}),
+        "register/wrong-types": post(
+            "/register", {"email": 42, "password": ["not", "a", "string"], "name": False}
+        ),
+        "register/malformed-json": post("/register", '{"email": "ada@example.com", "password": '),
+        "register/not-json": post(
+            "/register", "email=ada@example.com&password=x", **{"content-type": "text/plain"}
+        ),
+        "register/too-large": post(
+            "/register", {"email": "ada@example.com", "password": password, "name": "x" * 17000}
+        ),
+        # POST /login
+        "login/ok": post("/login", {"email": "ADA.LOVELACE@example.com", "password": password}),
+        "login/wrong-password": post(
+            "/login", {"email": "ada.lovelace@example.com", "password": "wrong horse battery staple"}
+        ),
+        "login/unknown-email": post(
+            "/login", {"email": "nobody@example.com", "password": "wrong horse battery staple"}
+        ),
+        "login/missing-password": post("/login", {"email": "ada.lovelace@example.com"}),
+        "login/malformed-json": post("/login", "{not json"),
+        # GET /profile
+        "profile/ok": profile(PLACEHOLDER),
+        "profile/missing-token": profile(),
+        "profile/not-bearer": profile(authorization="Basic YWRhOmNvcnJlY3QgaG9yc2U="),
+        "profile/expired-token": profile(jwt(claims(exp=PAST + 900), key)),
+        "profile/not-yet-valid-token": profile(jwt(claims(nbf=FAR_FUTURE - 60), key)),
+        "profile/alg-none-token": profile(
+            f"{b64(json.dumps({'alg': 'none', 'typ': 'JWT'}).encode())}.{payload}."
+        ),
+        "profile/tampered-token": profile(
+            f"{head}.{b64(json.dumps(claims(sub='someone-else')).encode())}.{signature}"
+        ),
+        "profile/wrong-key-token": profile(jwt(claims(), other_key)),
+        "profile/wrong-algorithm-token": profile(jwt(claims(), key, alg="HS512")),
+        "profile/wrong-issuer-token": profile(jwt(claims(iss="someone-else"), key)),
+        "profile/wrong-audience-token": profile(jwt(claims(aud="someone-else"), key)),
+        "profile/string-exp-token": profile(jwt(claims(exp=str(FAR_FUTURE)), key)),
+        "profile/unknown-user-token": profile(good),
+    }
+
+
+def main() -> None:
+    for name, payload in all_events().items():
+        path = EVENTS / f"{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {len(all_events())} events under {EVENTS}")
+
+
+if __name__ == "__main__":
+    main()

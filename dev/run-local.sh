@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# `make dev`: the API on http://127.0.0.1:$PORT against a local DynamoDB on $DDB_PORT.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+PORT=${PORT:-9000}
+DDB_PORT=${DDB_PORT:-8000}
+TABLE=accounts-local
+
+echo "==> local DynamoDB (moto) on 127.0.0.1:$DDB_PORT"
+start_dynamodb "$DDB_PORT"
+create_table "$DDB_PORT" "$TABLE"
+
+echo "==> building the functions"
+cargo build --workspace --bins
+
+echo "==> API (cargo lambda watch) on 127.0.0.1:$PORT"
+start_api "$PORT" "$DDB_PORT" "$TABLE"
+wait_for_http "http://127.0.0.1:$PORT/profile" 300
+
+cat <<MSG
+
+  Accounts API running at http://127.0.0.1:$PORT  (Ctrl-C stops everything)
+
+  curl -i -X POST http://127.0.0.1:$PORT/register -H 'content-type: application/json' \\
+       -d '{"email": "ada@example.com", "password": "correct horse battery staple", "name": "Ada"}'
+
+MSG
+wait

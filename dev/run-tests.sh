@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# `make test`: everything, against services this script starts on free loopback ports and stops
+# on exit (success, failure or Ctrl-C). Its exit code is the verdict.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+echo "==> building (functions and tests)"
+cargo build --workspace --bins
+cargo test --workspace --no-run
+
+DDB_PORT=$(free_port)
+TABLE="accounts-test-$(date +%s)"
+echo "==> local DynamoDB (moto) on 127.0.0.1:$DDB_PORT, table $TABLE"
+start_dynamodb "$DDB_PORT"
+create_table "$DDB_PORT" "$TABLE"
+
+API_PORT=$(free_port)
+echo "==> API (cargo lambda watch) on 127.0.0.1:$API_PORT, log in .local/api-test.log"
+start_api "$API_PORT" "$DDB_PORT" "$TABLE" "$STATE_DIR/api-test.log"
+wait_for_http "http://127.0.0.1:$API_PORT/profile" 300
+
+echo "==> cargo test (unit, handler, concurrency, end-to-end, log hygiene)"
+set -a
+# shellcheck source=local.env
+source dev/local.env
+set +a
+export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DDB_PORT" TABLE_NAME="$TABLE"
+export E2E_BASE_URL="http://127.0.0.1:$API_PORT"
+cargo test --workspace --no-fail-fast
+
+echo "==> template checks (sam validate, cfn-lint, consistency)"
+"$PY" -m pytest -q -p no:cacheprovider dev/tests

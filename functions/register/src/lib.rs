@@ -1,0 +1,46 @@
+//! `POST /register`: creates an account and signs it in.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Error, Request, Response};
+use shared::email::Email;
+use shared::http::{json_response, parse_json_body, serve};
+use shared::password::{self, Password};
+use shared::token::TokenResponse;
+use shared::user::{DisplayName, User};
+use shared::{ApiError, AppState};
+
+/// The Lambda handler: never returns `Err` for anything a client can send.
+pub async fn handler(state: &AppState, request: Request) -> Result<Response<Body>, Error> {
+    serve(request, "POST", |request| register(state, request)).await
+}
+
+#[derive(Debug)]
+struct Registration {
+    email: Email,
+    password: Password,
+    name: Option<DisplayName>,
+}
+
+async fn register(state: &AppState, request: Request) -> Result<Response<Body>, ApiError> {
+    let input = parse_json_body(&request, |fields| {
+        let email = fields.required("email", Email::parse);
+        let password = fields.required("password", |raw| state.password_policy.parse(raw));
+        let name = fields.optional("name", DisplayName::parse);
+        Some(Registration {
+            email: email?,
+            password: password?,
+            name: name?,
+        })
+    })?;
+
+    let hash = password::hash(input.password).await?;
+    let user = User::new(input.email, input.name);
+    state.users.create(&user, &hash).await?;
+    tracing::info!(user_id = %user.id, "account created");
+
+    let token = state.tokens.issue(&user.id)?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &TokenResponse::new(&token, &user),
+    ))
+}

@@ -1,0 +1,165 @@
+//! `POST /register` through the real handler, fed the payloads in events/, against the local
+//! DynamoDB server `make test` starts. Each test registers its own emails (its own key space).
+
+use std::sync::Arc;
+
+use lambda_http::http::{StatusCode, header};
+use tokio::task::JoinSet;
+use serde_json::{Value, json};
+use shared::testing::{
+    event, hanging_endpoint, parts, refused_endpoint, replace_in_body, request, state,
+    state_with_dynamodb_at, stored_users_with_email, throttling_endpoint, unique_email,
+    with_json_body,
+};
+
+async fn register(event: &Value) -> (StatusCode, lambda_http::http::HeaderMap, Value) {
+    let state = state().await;
+    parts(register::handler(&state, request(event)).await.expect("never Err"))
+}
+
+/// The checked-in event with this test's own address in place of the sample one.
+fn ok_event(email: &str) -> Value {
+    replace_in_body(event("register/ok"), "Ada.Lovelace@Example.com", email)
+}
+
+#[tokio::test]
+async fn register_returns_201_with_the_user_and_a_working_token() {
+    let mixed_case = unique_email("Register-OK").replace("@example.com", "@Example.COM");
+    let (status, headers, body) = register(&ok_event(&mixed_case)).await;
+
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    let user = &body["user"];
+    assert_eq!(user["email"], mixed_case.to_lowercase(), "trimmed and lower-cased");
+    assert_eq!(user["name"], "Ada Lovelace");
+    assert!(user["created_at"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert_eq!(user.as_object().map(|u| u.len()), Some(4), "id, email, name, created_at only");
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 900);
+
+    let state = state().await;
+    let claims = state
+        .tokens
+        .verify(body["access_token"].as_str().expect("token"))
+        .expect("the issued token verifies");
+    assert_eq!(claims.sub, user["id"].as_str().expect("id"));
+    assert!(!body.to_string().contains("argon2"), "no hash in the response");
+}
+
+#[tokio::test]
+async fn register_without_a_name_stores_null() {
+    let email = unique_email("register-no-name");
+    let event = replace_in_body(event("register/ok-without-name"), "grace@example.com", &email);
+    let (status, _, body) = register(&event).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["user"]["name"], Value::Null);
+}
+
+#[tokio::test]
+async fn register_with_taken_email_in_any_case_returns_409() {
+    let email = unique_email("register-taken");
+    let (first, _, _) = register(&ok_event(&email)).await;
+    assert_eq!(first, StatusCode::CREATED);
+
+    let (status, _, body) = register(&ok_event(&email.to_uppercase())).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(
+        body,
+        json!({"error": {"code": "email_taken",
+                         "message": "An account with this email already exists."}})
+    );
+    assert_eq!(stored_users_with_email(&email).await, 1);
+}
+
+#[tokio::test]
+async fn bad_requests_get_4xx_with_stable_codes() {
+    let cases = [
+        ("register/invalid-email", 400, "validation_failed", vec!["email"]),
+        ("register/short-password", 400, "validation_failed", vec!["password"]),
+        ("register/missing-fields", 400, "validation_failed", vec!["email", "password"]),
+        ("register/wrong-types", 400, "validation_failed", vec!["email", "name", "password"]),
+        ("register/malformed-json", 400, "malformed_json", vec![]),
+        ("register/not-json", 415, "unsupported_media_type", vec![]),
+        ("register/too-large", 413, "payload_too_large", vec![]),
+    ];
+    for (name, status, code, fields) in cases {
+        let (actual, _, body) = register(&event(name)).await;
+        assert_eq!(actual.as_u16(), status, "{name}: {body}");
+        assert_eq!(body["error"]["code"], code, "{name}");
+        let details: Vec<&str> = body["error"]["details"]
+            .as_object()
+            .map(|d| d.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        assert_eq!(details, fields, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn passwords_are_counted_in_characters_up_to_128() {
+    let cases = [("é".repeat(8), StatusCode::CREATED), ("x".repeat(129), StatusCode::BAD_REQUEST)];
+    for (password, expected) in cases {
+        let email = unique_email("register-length");
+        let event = with_json_body(event("register/ok"), &json!({"email": email, "password": password}));
+        let (status, _, body) = register(&event).await;
+        assert_eq!(status, expected, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn other_methods_get_405_with_allow() {
+    let mut event = ok_event(&unique_email("register-method"));
+    event["requestContext"]["http"]["method"] = json!("PUT");
+    let (status, headers, body) = register(&event).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(headers[header::ALLOW], "POST");
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_simultaneous_registrations_of_one_email_create_exactly_one_account() {
+    let email = unique_email("register-race");
+    let state = Arc::new(state().await);
+    let mut attempts = JoinSet::new();
+    for i in 0..20 {
+        // Vary the letter case too: the race is on the normalised address.
+        let variant = if i % 2 == 0 { email.clone() } else { email.to_uppercase() };
+        let request = request(&ok_event(&variant));
+        let state = Arc::clone(&state);
+        attempts.spawn(async move {
+            parts(register::handler(&state, request).await.expect("never Err"))
+        });
+    }
+    let results = attempts.join_all().await;
+
+    let statuses: Vec<u16> = results.iter().map(|(s, _, _)| s.as_u16()).collect();
+    let created: Vec<_> = results.iter().filter(|(s, _, _)| *s == StatusCode::CREATED).collect();
+    assert_eq!(created.len(), 1, "statuses: {statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 19, "{statuses:?}");
+    assert_eq!(stored_users_with_email(&email).await, 1, "one account stored");
+    let winner = created[0].2["user"]["id"].as_str().expect("id").to_owned();
+    let stored = state
+        .users
+        .find_by_email(&shared::email::Email::parse(&email).expect("valid"))
+        .await
+        .expect("read")
+        .expect("the account exists");
+    assert_eq!(stored.user.id.to_string(), winner, "the claim points at the winner");
+}
+
+#[tokio::test]
+async fn database_outages_and_throttling_become_a_clean_503() {
+    for endpoint in [refused_endpoint().await, throttling_endpoint().await, hanging_endpoint().await] {
+        let state = state_with_dynamodb_at(&endpoint).await;
+        let event = ok_event(&unique_email("register-outage"));
+        let response = register::handler(&state, request(&event)).await.expect("never Err");
+        let (status, headers, body) = parts(response);
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{endpoint}: {body}");
+        assert_eq!(headers[header::RETRY_AFTER], "1");
+        assert_eq!(
+            body,
+            json!({"error": {"code": "service_unavailable",
+                             "message": "The service is temporarily unavailable. Please retry shortly."}})
+        );
+    }
+}

@@ -1,0 +1,24 @@
+//! Everything the account functions share.
+//!
+//! Each module does one job; a function crate wires them together in a few lines:
+//! [`state::AppState`] (built once per cold start) holds the [`store::UserStore`], the
+//! [`token::TokenService`] and the [`password`] hasher; [`http::serve`] is the one place a
+//! handler's `Result` becomes an HTTP response.
+
+pub mod auth;
+pub mod config;
+pub mod email;
+pub mod error;
+pub mod http;
+pub mod password;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+pub mod token;
+pub mod user;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use error::ApiError;
+pub use state::AppState;

@@ -1,0 +1,230 @@
+//! Passwords: the policy a new password must meet, and argon2id hashing and verification.
+//!
+//! Hashing is deliberately slow (tens of milliseconds of CPU), so it runs on Tokio's blocking
+//! pool; the async runtime stays free to serve other work meanwhile.
+
+use std::fmt;
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::error::ApiError;
+
+/// The longest password accepted, in Unicode code points.
+pub const MAX_PASSWORD_LENGTH: usize = 128;
+/// The shortest minimum the configuration may set (NIST SP 800-63B).
+pub const MIN_PASSWORD_LENGTH: usize = 8;
+
+/// Argon2id memory cost in KiB, iterations and lanes: OWASP's recommended minimum
+/// (m = 19 MiB, t = 2, p = 1).
+pub const ARGON2_M_COST: u32 = 19_456;
+/// See [`ARGON2_M_COST`].
+pub const ARGON2_T_COST: u32 = 2;
+/// See [`ARGON2_M_COST`].
+pub const ARGON2_P_COST: u32 = 1;
+
+/// A fixed argon2id hash with the same parameters as real ones, of a password nobody knows.
+/// Login verifies against it when the email is unknown, so that path costs the same time as a
+/// wrong password and timing does not reveal which accounts exist. A test keeps its
+/// parameters equal to the ones above.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$Qttm+d4CCkBcHE7Ms4rr7w$yPB6RKooiZpKVT32sb1vTb13I8PdZ8es9cz73qWsFOA";
+
+/// A candidate password that met the policy. Never printed, never altered: no trimming, no
+/// normalisation, no truncation.
+pub struct Password(SecretString);
+
+impl Password {
+    /// The password itself; for hashing only.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password([REDACTED])")
+    }
+}
+
+/// Why a password was refused. Messages never include the password.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordError {
+    /// Fewer code points than the configured minimum.
+    #[error("must be at least {0} characters")]
+    TooShort(usize),
+    /// More than [`MAX_PASSWORD_LENGTH`] code points.
+    #[error("must be at most {MAX_PASSWORD_LENGTH} characters")]
+    TooLong,
+}
+
+/// Length rules for new passwords: no composition rules (NIST SP 800-63B).
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordPolicy {
+    min_length: usize,
+}
+
+impl PasswordPolicy {
+    /// A policy with the given minimum, clamped to `MIN_PASSWORD_LENGTH..=MAX_PASSWORD_LENGTH`
+    /// by [`crate::config::Config`] before it gets here.
+    pub fn new(min_length: usize) -> Self {
+        Self { min_length }
+    }
+
+    /// Checks the length of a new password, counted in Unicode code points.
+    pub fn parse(&self, raw: &str) -> Result<Password, PasswordError> {
+        let length = raw.chars().count();
+        if length < self.min_length {
+            Err(PasswordError::TooShort(self.min_length))
+        } else if length > MAX_PASSWORD_LENGTH {
+            Err(PasswordError::TooLong)
+        } else {
+            Ok(Password(SecretString::from(raw)))
+        }
+    }
+}
+
+/// A stored argon2 hash in PHC string format. Its `Debug` is redacted: a hash is a secret too.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHashString(String);
+
+impl PasswordHashString {
+    /// Wraps a PHC string read from storage.
+    pub fn from_stored(phc: String) -> Self {
+        Self(phc)
+    }
+
+    /// The PHC string, for storage only.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PasswordHashString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordHashString([REDACTED])")
+    }
+}
+
+fn argon2() -> Argon2<'static> {
+    #[allow(clippy::expect_used)] // constant, valid parameters; a unit test builds them
+    let params = Params::new(ARGON2_M_COST, ARGON2_T_COST, ARGON2_P_COST, None)
+        .expect("argon2 parameters are valid");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes a new password with a fresh random salt, on the blocking pool.
+#[tracing::instrument(skip_all)]
+pub async fn hash(password: Password) -> Result<PasswordHashString, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        argon2()
+            .hash_password(password.expose().as_bytes(), &salt)
+            .map(|hash| PasswordHashString(hash.to_string()))
+            .map_err(|error| ApiError::internal(format!("argon2 hashing failed: {error}")))
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
+/// Verifies `candidate` against `stored`, on the blocking pool.
+///
+/// With no stored hash (unknown account) it verifies against [`DUMMY_HASH`] and answers `false`,
+/// spending the same time as a real mismatch.
+#[tracing::instrument(skip_all)]
+pub async fn verify(
+    candidate: SecretString,
+    stored: Option<PasswordHashString>,
+) -> Result<bool, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let known = stored.is_some();
+        let phc = stored.map_or_else(|| DUMMY_HASH.to_owned(), |hash| hash.0);
+        let parsed = PasswordHash::new(&phc)
+            .map_err(|error| ApiError::internal(format!("stored hash is not PHC: {error}")))?;
+        let matches = argon2()
+            .verify_password(candidate.expose_secret().as_bytes(), &parsed)
+            .is_ok();
+        Ok(known && matches)
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> PasswordPolicy {
+        PasswordPolicy::new(MIN_PASSWORD_LENGTH)
+    }
+
+    #[test]
+    fn length_is_counted_in_code_points_not_bytes() {
+        // 8 code points, 32 bytes: long enough.
+        assert!(policy().parse("🔑🔑🔑🔑🔑🔑🔑🔑").is_ok());
+        // 7 code points: too short even though it is 28 bytes.
+        assert_eq!(
+            policy().parse("🔑🔑🔑🔑🔑🔑🔑").err(),
+            Some(PasswordError::TooShort(8))
+        );
+        assert!(policy().parse(&"é".repeat(MAX_PASSWORD_LENGTH)).is_ok());
+        assert_eq!(
+            policy().parse(&"é".repeat(MAX_PASSWORD_LENGTH + 1)).err(),
+            Some(PasswordError::TooLong)
+        );
+    }
+
+    #[test]
+    fn configured_minimum_is_enforced() {
+        let strict = PasswordPolicy::new(12);
+        assert_eq!(
+            strict.parse("elevenchars").err(),
+            Some(PasswordError::TooShort(12))
+        );
+        assert!(strict.parse("twelve chars").is_ok());
+    }
+
+    #[test]
+    fn passwords_are_kept_exactly_as_typed() {
+        let raw = "  spaces and ÜNICODE kept  ";
+        assert_eq!(policy().parse(raw).expect("valid").expose(), raw);
+    }
+
+    #[test]
+    fn debug_output_hides_passwords_and_hashes() {
+        let password = policy().parse("correct horse battery").expect("valid");
+        assert!(!format!("{password:?}").contains("horse"));
+        let hash = PasswordHashString::from_stored(DUMMY_HASH.to_owned());
+        assert!(!format!("{hash:?}").contains("argon2"));
+    }
+
+    #[test]
+    fn dummy_hash_uses_the_configured_argon2id_parameters() {
+        let parsed = PasswordHash::new(DUMMY_HASH).expect("PHC string");
+        let params = Params::try_from(&parsed).expect("argon2 params");
+        assert_eq!(parsed.algorithm.as_str(), "argon2id");
+        assert_eq!(
+            (params.m_cost(), params.t_cost(), params.p_cost()),
+            (ARGON2_M_COST, ARGON2_T_COST, ARGON2_P_COST)
+        );
+    }
+
+    #[tokio::test]
+    async fn hash_then_verify_round_trips_and_rejects_other_passwords() {
+        let password = policy().parse("correct horse battery").expect("valid");
+        let stored = hash(password).await.expect("hashed");
+        assert!(stored.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        let right = SecretString::from("correct horse battery");
+        let wrong = SecretString::from("Correct horse battery");
+        assert!(verify(right, Some(stored.clone())).await.expect("verified"));
+        assert!(!verify(wrong, Some(stored)).await.expect("verified"));
+    }
+
+    #[tokio::test]
+    async fn unknown_accounts_never_verify_not_even_with_a_guess() {
+        let guess = SecretString::from("anything at all");
+        assert!(!verify(guess, None).await.expect("verified"));
+    }
+}

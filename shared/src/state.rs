@@ -1,0 +1,114 @@
+//! Everything a function needs, built once per cold start, outside the handler.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use secrecy::SecretString;
+
+use crate::config::{
+    Config, ConfigError, KeySource, TOKEN_SIGNING_KEY, TOKEN_SIGNING_KEY_SECRET_ARN,
+};
+use crate::password::PasswordPolicy;
+use crate::store::UserStore;
+use crate::token::{KeyTooShort, SigningKey, TokenService, TokenSettings};
+
+/// The shared state of one function instance.
+#[derive(Debug)]
+pub struct AppState {
+    /// Users in DynamoDB.
+    pub users: UserStore,
+    /// Access token issue and verification.
+    pub tokens: TokenService,
+    /// Rules for new passwords.
+    pub password_policy: PasswordPolicy,
+}
+
+/// Why a function refused to start. Each message names the variable to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// A variable is missing or malformed.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The signing key secret could not be read.
+    #[error("could not read the secret named by {TOKEN_SIGNING_KEY_SECRET_ARN}: {0}")]
+    Secret(String),
+    /// The signing key is too short.
+    #[error("{variable}: {source}")]
+    Key {
+        /// Where the key came from.
+        variable: &'static str,
+        /// How short it was.
+        source: KeyTooShort,
+    },
+}
+
+impl AppState {
+    /// Reads the environment, fetches the signing key and builds the clients.
+    pub async fn from_env() -> Result<Self, StartupError> {
+        let config = Config::from_env()?;
+        let sdk = sdk_config_loader(&config).load().await;
+        Self::new(config, &sdk).await
+    }
+
+    /// Builds the state from a configuration and an AWS SDK configuration made by
+    /// [`sdk_config_loader`] (tests point the latter at other endpoints).
+    pub async fn new(config: Config, sdk: &SdkConfig) -> Result<Self, StartupError> {
+        let (key, variable) = match config.signing_key {
+            KeySource::Inline(key) => (key, TOKEN_SIGNING_KEY),
+            KeySource::SecretArn(arn) => (fetch_secret(sdk, &arn).await?, TOKEN_SIGNING_KEY_SECRET_ARN),
+        };
+        let key = SigningKey::new(key).map_err(|source| StartupError::Key { variable, source })?;
+        let tokens = TokenService::hs256(
+            &key,
+            TokenSettings {
+                issuer: config.token_issuer,
+                audience: config.token_audience,
+                ttl: config.access_token_ttl,
+            },
+        );
+        Ok(Self {
+            users: UserStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table_name),
+            tokens,
+            password_policy: PasswordPolicy::new(config.password_min_length),
+        })
+    }
+}
+
+/// The AWS SDK settings every function uses: region and credentials from the environment (the
+/// Lambda role in AWS, the local env file on a laptop), `AWS_ENDPOINT_URL_DYNAMODB` honoured, and
+/// DynamoDB calls bounded well inside the Lambda timeout: the whole operation, retries included,
+/// within `DYNAMODB_TIMEOUT_MS`, each of up to 3 attempts within a third of it.
+pub fn sdk_config_loader(config: &Config) -> ConfigLoader {
+    let budget = config.dynamodb_timeout;
+    let attempt = budget / 3;
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(attempt)
+                .operation_attempt_timeout(attempt)
+                .operation_timeout(budget)
+                .build(),
+        )
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(25))
+                .with_max_backoff(Duration::from_millis(250)),
+        )
+}
+
+async fn fetch_secret(sdk: &SdkConfig, arn: &str) -> Result<SecretString, StartupError> {
+    let output = aws_sdk_secretsmanager::Client::new(sdk)
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|error| StartupError::Secret(DisplayErrorContext(error).to_string()))?;
+    output
+        .secret_string
+        .map(SecretString::from)
+        .ok_or_else(|| StartupError::Secret("the secret has no SecretString".to_owned()))
+}

@@ -1,0 +1,186 @@
+//! The one conversion point between DynamoDB items and domain types.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::StoredUser;
+use crate::email::Email;
+use crate::password::PasswordHashString;
+use crate::user::{DisplayName, User, UserId};
+
+/// The table's partition key attribute.
+pub const PARTITION_KEY: &str = "pk";
+/// The table's sort key attribute.
+pub const SORT_KEY: &str = "sk";
+/// The table's TTL attribute (epoch seconds), reserved for session items.
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+
+const USER_SK: &str = "USER";
+const EMAIL_SK: &str = "EMAIL";
+const ENTITY: &str = "entity";
+const ID: &str = "id";
+const EMAIL: &str = "email";
+const NAME: &str = "name";
+const PASSWORD_HASH: &str = "password_hash";
+const CREATED_AT: &str = "created_at";
+const VERSION: &str = "version";
+const USER_ID: &str = "user_id";
+
+/// What the profile read fetches: everything but the password hash (`name` is a reserved word).
+pub(super) const PUBLIC_PROJECTION: &str = "#id, #email, #name, #created_at, #version";
+/// What login's first read fetches from the email claim.
+pub(super) const CLAIM_PROJECTION: &str = "user_id";
+
+pub(super) fn public_projection_names() -> HashMap<String, String> {
+    [ID, EMAIL, NAME, CREATED_AT, VERSION]
+        .into_iter()
+        .map(|attribute| (format!("#{attribute}"), attribute.to_owned()))
+        .collect()
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+/// An item that does not have the shape this code writes: data corruption or a bug.
+#[derive(Debug, thiserror::Error)]
+#[error("stored item attribute `{0}` is missing or malformed")]
+pub struct MalformedItem(&'static str);
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([(PARTITION_KEY.to_owned(), s(pk)), (SORT_KEY.to_owned(), s(sk))])
+}
+
+pub(super) fn user_key(id: &UserId) -> Item {
+    key(format!("USER#{id}"), USER_SK)
+}
+
+pub(super) fn email_claim_key(email: &Email) -> Item {
+    key(format!("EMAIL#{email}"), EMAIL_SK)
+}
+
+pub(super) fn user_item(user: &User, hash: &PasswordHashString) -> Item {
+    let mut item = user_key(&user.id);
+    item.insert(ENTITY.to_owned(), s("user"));
+    item.insert(ID.to_owned(), s(user.id.to_string()));
+    item.insert(EMAIL.to_owned(), s(user.email.as_str()));
+    if let Some(name) = &user.name {
+        item.insert(NAME.to_owned(), s(name.as_str()));
+    }
+    item.insert(PASSWORD_HASH.to_owned(), s(hash.as_str()));
+    item.insert(CREATED_AT.to_owned(), s(&user.created_at));
+    item.insert(VERSION.to_owned(), AttributeValue::N(user.version.to_string()));
+    item
+}
+
+pub(super) fn email_claim_item(user: &User) -> Item {
+    let mut item = email_claim_key(&user.email);
+    item.insert(ENTITY.to_owned(), s("email_claim"));
+    item.insert(USER_ID.to_owned(), s(user.id.to_string()));
+    item.insert(CREATED_AT.to_owned(), s(&user.created_at));
+    item.insert(VERSION.to_owned(), AttributeValue::N("1".to_owned()));
+    item
+}
+
+pub(super) fn claimed_user_id(item: &Item) -> Result<UserId, MalformedItem> {
+    string(item, USER_ID).and_then(|raw| UserId::parse(raw).ok_or(MalformedItem(USER_ID)))
+}
+
+fn string<'a>(item: &'a Item, attribute: &'static str) -> Result<&'a str, MalformedItem> {
+    match item.get(attribute) {
+        Some(AttributeValue::S(value)) => Ok(value),
+        _ => Err(MalformedItem(attribute)),
+    }
+}
+
+impl TryFrom<&Item> for User {
+    type Error = MalformedItem;
+
+    fn try_from(item: &Item) -> Result<Self, Self::Error> {
+        let id = string(item, ID).and_then(|raw| UserId::parse(raw).ok_or(MalformedItem(ID)))?;
+        let email = string(item, EMAIL)
+            .and_then(|raw| Email::parse(raw).map_err(|_| MalformedItem(EMAIL)))?;
+        let name = match item.get(NAME) {
+            None => None,
+            Some(AttributeValue::S(raw)) => {
+                Some(DisplayName::parse(raw).map_err(|_| MalformedItem(NAME))?)
+            }
+            Some(_) => return Err(MalformedItem(NAME)),
+        };
+        let version = match item.get(VERSION) {
+            Some(AttributeValue::N(raw)) => raw.parse().map_err(|_| MalformedItem(VERSION))?,
+            _ => return Err(MalformedItem(VERSION)),
+        };
+        Ok(User {
+            id,
+            email,
+            name,
+            created_at: string(item, CREATED_AT)?.to_owned(),
+            version,
+        })
+    }
+}
+
+impl TryFrom<&Item> for StoredUser {
+    type Error = MalformedItem;
+
+    fn try_from(item: &Item) -> Result<Self, Self::Error> {
+        Ok(StoredUser {
+            user: User::try_from(item)?,
+            password_hash: PasswordHashString::from_stored(string(item, PASSWORD_HASH)?.to_owned()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(name: Option<&str>) -> User {
+        User::new(
+            Email::parse("ada@example.com").expect("valid"),
+            name.map(|n| DisplayName::parse(n).expect("valid")),
+        )
+    }
+
+    #[test]
+    fn users_round_trip_through_their_item() {
+        for name in [Some("Ada"), None] {
+            let user = user(name);
+            let hash = PasswordHashString::from_stored("$argon2id$v=19$fake".to_owned());
+            let item = user_item(&user, &hash);
+            let stored = StoredUser::try_from(&item).expect("round trip");
+            assert_eq!(stored.user, user);
+            assert_eq!(stored.password_hash, hash);
+            assert_eq!(item[PARTITION_KEY], s(format!("USER#{}", user.id)));
+        }
+    }
+
+    #[test]
+    fn the_email_claim_points_at_its_user() {
+        let user = user(None);
+        let claim = email_claim_item(&user);
+        assert_eq!(claim[PARTITION_KEY], s("EMAIL#ada@example.com"));
+        assert_eq!(claimed_user_id(&claim).expect("valid"), user.id);
+    }
+
+    #[test]
+    fn malformed_items_name_the_bad_attribute() {
+        let mut item = user_item(&user(None), &PasswordHashString::from_stored("h".into()));
+        item.insert(VERSION.to_owned(), s("one"));
+        assert_eq!(User::try_from(&item).expect_err("malformed").0, VERSION);
+        item.remove(EMAIL);
+        assert_eq!(User::try_from(&item).expect_err("malformed").0, EMAIL);
+    }
+
+    #[test]
+    fn the_public_projection_never_reads_the_password_hash() {
+        assert!(!PUBLIC_PROJECTION.contains("password"));
+        for placeholder in PUBLIC_PROJECTION.split(", ") {
+            assert!(public_projection_names().contains_key(placeholder), "{placeholder}");
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! The user store: one DynamoDB table, two kinds of item.
+//!
+//! | item        | `pk`             | `sk`    | holds                                          |
+//! |-------------|------------------|---------|------------------------------------------------|
+//! | user        | `USER#<id>`      | `USER`  | id, email, name, password hash, created_at     |
+//! | email claim | `EMAIL#<email>`  | `EMAIL` | the id of the user who owns the email          |
+//!
+//! Registration writes both in one `TransactWriteItems`, each conditional on
+//! `attribute_not_exists(pk)`: DynamoDB, not a read-then-write, guarantees one account per
+//! email under any concurrency. The claim item makes a later email change a single transaction
+//! (delete old claim, put new claim, update user) without a window for duplicates. Every item
+//! carries `version` for optimistic locking; the table's TTL attribute (`expires_at`) is reserved
+//! for session items.
+
+mod item;
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+
+use crate::email::Email;
+use crate::error::ApiError;
+use crate::password::PasswordHashString;
+use crate::user::{User, UserId};
+
+pub use item::{PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
+
+/// How often registration retries a transaction that collided with a concurrent one on the
+/// same email before answering 503.
+const TRANSACTION_ATTEMPTS: u32 = 3;
+
+/// A user together with the password hash, as login needs it. Never serialised.
+#[derive(Debug)]
+pub struct StoredUser {
+    /// The public user.
+    pub user: User,
+    /// The argon2 PHC string.
+    pub password_hash: PasswordHashString,
+}
+
+/// Reads and writes users in one DynamoDB table.
+#[derive(Debug, Clone)]
+pub struct UserStore {
+    client: Client,
+    table: String,
+}
+
+impl UserStore {
+    /// A store over `table`, using a client built once per cold start.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Creates `user` with its email claim, atomically. [`ApiError::EmailTaken`] if the email is
+    /// already claimed.
+    #[tracing::instrument(skip_all, fields(user_id = %user.id))]
+    pub async fn create(&self, user: &User, hash: &PasswordHashString) -> Result<(), ApiError> {
+        let put = |item| {
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PARTITION_KEY)
+                .build()
+                .map(|put| TransactWriteItem::builder().put(put).build())
+                .map_err(ApiError::internal)
+        };
+        let user_put = put(item::user_item(user, hash))?;
+        let claim_put = put(item::email_claim_item(user))?;
+
+        for attempt in 1..=TRANSACTION_ATTEMPTS {
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(user_put.clone())
+                .transact_items(claim_put.clone())
+                .send()
+                .await;
+            let Err(error) = result else {
+                return Ok(());
+            };
+            match cancellation(&error).as_deref() {
+                // Reasons come in request order: [user, email claim].
+                Some([_, claim]) if claim == "ConditionalCheckFailed" => {
+                    return Err(ApiError::EmailTaken);
+                }
+                Some(reasons) if reasons.iter().any(|r| r == "TransactionConflict") => {
+                    tracing::info!(attempt, "registration transaction conflicted; retrying");
+                    if attempt < TRANSACTION_ATTEMPTS {
+                        tokio::time::sleep(jitter(attempt)).await;
+                    }
+                }
+                _ => return Err(storage_error(error)),
+            }
+        }
+        Err(ApiError::Unavailable(
+            "registration kept conflicting with concurrent transactions".into(),
+        ))
+    }
+
+    /// Finds the user who owns `email`, with the password hash: two strongly consistent reads
+    /// (email claim, then user).
+    #[tracing::instrument(skip_all)]
+    pub async fn find_by_email(&self, email: &Email) -> Result<Option<StoredUser>, ApiError> {
+        let claim = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(item::email_claim_key(email)))
+            .projection_expression(item::CLAIM_PROJECTION)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(storage_error)?;
+        let Some(claim) = claim.item else {
+            return Ok(None);
+        };
+        let user_id = item::claimed_user_id(&claim).map_err(ApiError::internal)?;
+        let found = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(item::user_key(&user_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(storage_error)?;
+        found
+            .item
+            .map(|user| StoredUser::try_from(&user).map_err(ApiError::internal))
+            .transpose()
+    }
+
+    /// Reads one user by id, without the password hash: one strongly consistent read.
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    pub async fn get(&self, id: &UserId) -> Result<Option<User>, ApiError> {
+        let found = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(item::user_key(id)))
+            .projection_expression(item::PUBLIC_PROJECTION)
+            .set_expression_attribute_names(Some(item::public_projection_names()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(storage_error)?;
+        found
+            .item
+            .map(|user| User::try_from(&user).map_err(ApiError::internal))
+            .transpose()
+    }
+}
+
+/// The cancellation reason codes of a cancelled transaction, in request order.
+fn cancellation<R>(
+    error: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
+) -> Option<Vec<String>> {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    match error.as_service_error()? {
+        TransactWriteItemsError::TransactionCanceledException(cancelled) => Some(
+            cancelled
+                .cancellation_reasons()
+                .iter()
+                .map(|reason| reason.code().unwrap_or("None").to_owned())
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// A short random pause so colliding registrations do not retry in lockstep.
+fn jitter(attempt: u32) -> Duration {
+    let random = uuid::Uuid::new_v4().as_u128() % 25;
+    Duration::from_millis(u64::from(attempt) * 20 + random as u64)
+}
+
+/// Maps a DynamoDB SDK error to the API: throttling, timeouts, connection failures and 5xx are
+/// a retryable 503; anything else (a missing table, a malformed request) is a 500. Matched on
+/// the SDK's types, never on message text.
+pub(crate) fn storage_error<E>(error: SdkError<E, HttpResponse>) -> ApiError
+where
+    aws_sdk_dynamodb::Error: From<SdkError<E, HttpResponse>>,
+{
+    use aws_sdk_dynamodb::Error as Ddb;
+    let transport_or_5xx = match &error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(context) => context.raw().status().is_server_error(),
+        _ => false,
+    };
+    let error = Ddb::from(error);
+    let throttled = matches!(
+        error,
+        Ddb::ThrottlingException(_)
+            | Ddb::ProvisionedThroughputExceededException(_)
+            | Ddb::RequestLimitExceeded(_)
+            | Ddb::InternalServerError(_)
+            | Ddb::TransactionInProgressException(_)
+    );
+    if transport_or_5xx || throttled {
+        ApiError::Unavailable(Box::new(error))
+    } else {
+        ApiError::Internal(Box::new(error))
+    }
+}

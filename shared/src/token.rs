@@ -1,0 +1,335 @@
+//! JWT access tokens: issued on register and login, verified on every authenticated request.
+//!
+//! [`TokenService`] is the only code that touches `jsonwebtoken`; swapping HS256 for an
+//! asymmetric algorithm later changes this file and the key loading in `state`, nothing else.
+
+use std::fmt;
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::user::{User, UserId};
+
+/// The shortest HS256 key accepted: the hash output size (RFC 7518 §3.2).
+pub const MIN_KEY_BYTES: usize = 32;
+/// Clock skew tolerated on `exp` and `nbf`.
+pub const LEEWAY_SECONDS: u64 = 5;
+const ALGORITHM: Algorithm = Algorithm::HS256;
+
+/// A signing key that is long enough. `Debug` never shows it.
+#[derive(Debug)]
+pub struct SigningKey(SecretString);
+
+/// The key was shorter than [`MIN_KEY_BYTES`].
+#[derive(Debug, thiserror::Error)]
+#[error("the token signing key must be at least {MIN_KEY_BYTES} bytes, got {0}")]
+pub struct KeyTooShort(pub usize);
+
+impl SigningKey {
+    /// Accepts `key` if it has at least [`MIN_KEY_BYTES`] bytes.
+    pub fn new(key: SecretString) -> Result<Self, KeyTooShort> {
+        let length = key.expose_secret().len();
+        if length < MIN_KEY_BYTES {
+            return Err(KeyTooShort(length));
+        }
+        Ok(Self(key))
+    }
+}
+
+/// Who issues tokens, for whom, and for how long.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    /// The `iss` claim written and required.
+    pub issuer: String,
+    /// The `aud` claim written and required.
+    pub audience: String,
+    /// How long an access token lives.
+    pub ttl: Duration,
+}
+
+/// The claims of an access token. All are required when verifying.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user id (never the email: emails change and are personal data).
+    pub sub: String,
+    /// Issued at, seconds since the epoch.
+    pub iat: u64,
+    /// Not before, seconds since the epoch.
+    pub nbf: u64,
+    /// Expires at, seconds since the epoch.
+    pub exp: u64,
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+    /// Unique token id, for revocation lists later.
+    pub jti: String,
+}
+
+/// A freshly issued token. `Debug` hides it.
+pub struct AccessToken {
+    token: SecretString,
+    /// Seconds until it expires.
+    pub expires_in: u64,
+}
+
+impl AccessToken {
+    /// The token itself, for the response that hands it to its owner.
+    pub fn expose_secret(&self) -> &str {
+        self.token.expose_secret()
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("token", &"[REDACTED]")
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
+}
+
+/// Why a token was refused; logged at debug level, never sent to the client.
+#[derive(Debug, thiserror::Error)]
+#[error("token rejected: {0}")]
+pub struct TokenRejected(#[from] jsonwebtoken::errors::Error);
+
+/// Issues and verifies access tokens with one pinned algorithm and key.
+pub struct TokenService {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    settings: TokenSettings,
+}
+
+impl fmt::Debug for TokenService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenService")
+            .field("algorithm", &ALGORITHM)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenService {
+    /// An HS256 token service. Build it once per cold start.
+    pub fn hs256(key: &SigningKey, settings: TokenSettings) -> Self {
+        let secret = key.0.expose_secret().as_bytes();
+        let mut validation = Validation::new(ALGORITHM);
+        validation.leeway = LEEWAY_SECONDS;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.validate_aud = true;
+        validation.set_issuer(&[&settings.issuer]);
+        validation.set_audience(&[&settings.audience]);
+        // `iat` and `jti` are required by the `Claims` type itself.
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            settings,
+        }
+    }
+
+    /// Issues an access token for `user_id`, valid from now for the configured lifetime.
+    pub fn issue(&self, user_id: &UserId) -> Result<AccessToken, ApiError> {
+        let now = jsonwebtoken::get_current_timestamp();
+        let ttl = self.settings.ttl.as_secs();
+        let claims = Claims {
+            sub: user_id.to_string(),
+            iat: now,
+            nbf: now,
+            exp: now + ttl,
+            iss: self.settings.issuer.clone(),
+            aud: self.settings.audience.clone(),
+            jti: uuid::Uuid::new_v4().to_string(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(ALGORITHM), &claims, &self.encoding)
+            .map_err(ApiError::internal)?;
+        Ok(AccessToken {
+            token: SecretString::from(token),
+            expires_in: ttl,
+        })
+    }
+
+    /// Verifies signature, algorithm, `exp`, `nbf`, `iss` and `aud`, and that every claim is present
+    /// with the right type.
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenRejected> {
+        Ok(jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)?.claims)
+    }
+}
+
+/// The body of a successful register or login: a bearer token and the user it belongs to.
+#[derive(Debug, Serialize)]
+pub struct TokenResponse<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: u64,
+    user: &'a User,
+}
+
+impl<'a> TokenResponse<'a> {
+    /// The response for `user` signed in with `token`.
+    pub fn new(token: &'a AccessToken, user: &'a User) -> Self {
+        Self {
+            access_token: token.expose_secret(),
+            token_type: "Bearer",
+            expires_in: token.expires_in,
+            user,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::get_current_timestamp as now;
+    use serde_json::{Value, json};
+
+    const KEY: &str = "unit-test-signing-key-0123456789abcdef";
+
+    fn settings() -> TokenSettings {
+        TokenSettings {
+            issuer: "accounts-test".into(),
+            audience: "accounts-test-clients".into(),
+            ttl: Duration::from_secs(900),
+        }
+    }
+
+    fn service() -> TokenService {
+        TokenService::hs256(&key(KEY), settings())
+    }
+
+    fn key(raw: &str) -> SigningKey {
+        SigningKey::new(SecretString::from(raw)).expect("long enough")
+    }
+
+    fn user_id() -> UserId {
+        UserId::new()
+    }
+
+    fn good_claims() -> Value {
+        let now = now();
+        json!({"sub": user_id().to_string(), "iat": now, "nbf": now, "exp": now + 600,
+               "iss": "accounts-test", "aud": "accounts-test-clients", "jti": "j-1"})
+    }
+
+    fn sign(claims: &Value, alg: Algorithm, secret: &str) -> String {
+        jsonwebtoken::encode(
+            &Header::new(alg),
+            claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .expect("signed")
+    }
+
+    fn with(mut claims: Value, field: &str, value: Value) -> Value {
+        claims[field] = value;
+        claims
+    }
+
+    fn without(mut claims: Value, field: &str) -> Value {
+        claims.as_object_mut().expect("object").remove(field);
+        claims
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        // base64url without padding, enough for hand-built tokens.
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
+            for i in 0..=chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn issued_tokens_verify_and_carry_every_claim() {
+        let service = service();
+        let id = user_id();
+        let token = service.issue(&id).expect("issued");
+        assert_eq!(token.expires_in, 900);
+        let claims = service.verify(token.token.expose_secret()).expect("valid");
+        assert_eq!(claims.sub, id.to_string());
+        assert_eq!((claims.iss.as_str(), claims.aud.as_str()), ("accounts-test", "accounts-test-clients"));
+        assert_eq!(claims.exp - claims.iat, 900);
+        assert_eq!(claims.nbf, claims.iat);
+        assert!(uuid::Uuid::parse_str(&claims.jti).is_ok());
+    }
+
+    #[test]
+    fn a_token_signed_by_hand_with_good_claims_verifies() {
+        // Guards the negative tests below: they differ from this one in one thing each.
+        assert!(service().verify(&sign(&good_claims(), Algorithm::HS256, KEY)).is_ok());
+    }
+
+    #[test]
+    fn bad_tokens_are_all_rejected() {
+        let now = now();
+        let good = good_claims();
+        let good_token = sign(&good, Algorithm::HS256, KEY);
+        let (head, rest) = good_token.split_once('.').expect("three parts");
+        let (payload, signature) = rest.split_once('.').expect("three parts");
+        let other_payload = b64(with(good.clone(), "sub", json!("someone-else")).to_string().as_bytes());
+        let none_header = b64(br#"{"alg":"none","typ":"JWT"}"#);
+        let cases: Vec<(&str, String)> = vec![
+            ("empty", String::new()),
+            ("garbage", "not-a-jwt".into()),
+            ("two parts", format!("{head}.{payload}")),
+            ("expired", sign(&with(good.clone(), "exp", json!(now - 60)), Algorithm::HS256, KEY)),
+            ("not yet valid", sign(&with(good.clone(), "nbf", json!(now + 60)), Algorithm::HS256, KEY)),
+            ("tampered payload", format!("{head}.{other_payload}.{signature}")),
+            ("tampered signature", format!("{head}.{payload}.{}", b64(b"not the signature"))),
+            ("alg none, unsigned", format!("{none_header}.{payload}.")),
+            ("alg none, signed", format!("{none_header}.{payload}.{signature}")),
+            ("wrong algorithm HS512", sign(&good, Algorithm::HS512, KEY)),
+            ("wrong algorithm HS384", sign(&good, Algorithm::HS384, KEY)),
+            ("wrong key", sign(&good, Algorithm::HS256, "another-key-that-is-also-32-bytes-long")),
+            ("wrong issuer", sign(&with(good.clone(), "iss", json!("evil")), Algorithm::HS256, KEY)),
+            ("wrong audience", sign(&with(good.clone(), "aud", json!("evil")), Algorithm::HS256, KEY)),
+            ("string exp", sign(&with(good.clone(), "exp", json!((now + 600).to_string())), Algorithm::HS256, KEY)),
+            ("missing exp", sign(&without(good.clone(), "exp"), Algorithm::HS256, KEY)),
+            ("missing nbf", sign(&without(good.clone(), "nbf"), Algorithm::HS256, KEY)),
+            ("missing iat", sign(&without(good.clone(), "iat"), Algorithm::HS256, KEY)),
+            ("missing iss", sign(&without(good.clone(), "iss"), Algorithm::HS256, KEY)),
+            ("missing aud", sign(&without(good.clone(), "aud"), Algorithm::HS256, KEY)),
+            ("missing sub", sign(&without(good.clone(), "sub"), Algorithm::HS256, KEY)),
+            ("missing jti", sign(&without(good.clone(), "jti"), Algorithm::HS256, KEY)),
+        ];
+        let service = service();
+        for (name, token) in cases {
+            assert!(service.verify(&token).is_err(), "{name} was accepted");
+        }
+    }
+
+    #[test]
+    fn leeway_is_a_few_seconds_at_most() {
+        let service = service();
+        let just_expired = with(good_claims(), "exp", json!(now() - 2));
+        assert!(service.verify(&sign(&just_expired, Algorithm::HS256, KEY)).is_ok());
+        let long_expired = with(good_claims(), "exp", json!(now() - LEEWAY_SECONDS - 2));
+        assert!(service.verify(&sign(&long_expired, Algorithm::HS256, KEY)).is_err());
+    }
+
+    #[test]
+    fn short_keys_are_refused() {
+        assert!(SigningKey::new(SecretString::from("x".repeat(MIN_KEY_BYTES - 1))).is_err());
+        assert!(SigningKey::new(SecretString::from("x".repeat(MIN_KEY_BYTES))).is_ok());
+    }
+
+    #[test]
+    fn debug_output_never_shows_keys_or_tokens() {
+        let service = service();
+        let token = service.issue(&user_id()).expect("issued");
+        let printed = format!("{service:?} {token:?} {:?}", key(KEY));
+        assert!(!printed.contains(KEY), "{printed}");
+        assert!(!printed.contains(token.token.expose_secret()), "{printed}");
+    }
+}
