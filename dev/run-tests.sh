@@ -30,4 +30,4 @@ export E2E_BASE_URL="http://127.0.0.1:$API_PORT"
 cargo test --workspace --no-fail-fast
 
 echo "==> template checks (sam validate, cfn-lint, consistency)"
-"$PY" -m pytest -q -p no:cacheprovider dev/tests
+LOCAL_DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" "$PY" -m pytest -q -p no:cacheprovider dev/tests

@@ -86,7 +86,9 @@ impl Config {
             (Some(_), Some(_)) => {
                 return Err(ConfigError::Invalid {
                     name: TOKEN_SIGNING_KEY,
-                    reason: format!("set {TOKEN_SIGNING_KEY} or {TOKEN_SIGNING_KEY_SECRET_ARN}, not both"),
+                    reason: format!(
+                        "set {TOKEN_SIGNING_KEY} or {TOKEN_SIGNING_KEY_SECRET_ARN}, not both"
+                    ),
                 });
             }
             (None, None) => {
@@ -139,10 +141,18 @@ where
     };
     let invalid = || ConfigError::Invalid {
         name,
-        reason: format!("must be a whole number from {} to {}", range.start(), range.end()),
+        reason: format!(
+            "must be a whole number from {} to {}",
+            range.start(),
+            range.end()
+        ),
     };
     let value: T = raw.trim().parse().map_err(|_| invalid())?;
-    if range.contains(&value) { Ok(value) } else { Err(invalid()) }
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(invalid())
+    }
 }
 
 #[cfg(test)]
@@ -151,8 +161,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|name| vars.get(name).cloned())
     }
 
@@ -178,12 +190,17 @@ mod tests {
 
     #[test]
     fn the_key_must_come_from_exactly_one_place() {
-        let none = config(&[(TABLE_NAME, "t")]).expect_err("invalid").to_string();
+        let none = config(&[(TABLE_NAME, "t")])
+            .expect_err("invalid")
+            .to_string();
         assert!(none.contains(TOKEN_SIGNING_KEY) && none.contains(TOKEN_SIGNING_KEY_SECRET_ARN));
         let both = config(&[
             (TABLE_NAME, "t"),
             (TOKEN_SIGNING_KEY, "k"),
-            (TOKEN_SIGNING_KEY_SECRET_ARN, "arn:aws:secretsmanager:eu-west-1:1:secret:x"),
+            (
+                TOKEN_SIGNING_KEY_SECRET_ARN,
+                "arn:aws:secretsmanager:eu-west-1:1:secret:x",
+            ),
         ]);
         assert!(both.is_err());
         let arn = config(&[(TABLE_NAME, "t"), (TOKEN_SIGNING_KEY_SECRET_ARN, "arn:x")]);
@@ -203,7 +220,10 @@ mod tests {
             vars.push((name, value));
             let error = config(&vars).expect_err("invalid").to_string();
             assert!(error.starts_with(name), "{error}");
-            assert!(!error.contains(value), "the message echoes the value: {error}");
+            assert!(
+                !error.contains(value),
+                "the message echoes the value: {error}"
+            );
         }
         let mut vars = MINIMAL.to_vec();
         vars.push((PASSWORD_MIN_LENGTH, "12"));

@@ -209,7 +209,9 @@ mod tests {
     use std::convert::Infallible;
 
     fn request(content_type: Option<&str>, body: &str) -> Request {
-        let mut builder = lambda_http::http::Request::builder().method("POST").uri("/x");
+        let mut builder = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri("/x");
         if let Some(content_type) = content_type {
             builder = builder.header(header::CONTENT_TYPE, content_type);
         }
@@ -217,7 +219,9 @@ mod tests {
     }
 
     fn name_only(request: &Request) -> Result<String, ApiError> {
-        parse_json_body(request, |f| f.required("name", |s| Ok::<_, Infallible>(s.to_owned())))
+        parse_json_body(request, |f| {
+            f.required("name", |s| Ok::<_, Infallible>(s.to_owned()))
+        })
     }
 
     #[test]
@@ -230,7 +234,10 @@ mod tests {
     fn other_or_missing_content_types_are_415() {
         for content_type in [None, Some("text/plain"), Some("application/jsonx")] {
             let req = request(content_type, r#"{"name":"a"}"#);
-            assert!(matches!(name_only(&req), Err(ApiError::UnsupportedMediaType)));
+            assert!(matches!(
+                name_only(&req),
+                Err(ApiError::UnsupportedMediaType)
+            ));
         }
     }
 
@@ -245,7 +252,10 @@ mod tests {
     fn broken_or_empty_json_is_malformed() {
         for body in ["{", "", "nope", "{\"name\": \"a\",}"] {
             let req = request(Some("application/json"), body);
-            assert!(matches!(name_only(&req), Err(ApiError::MalformedJson)), "{body}");
+            assert!(
+                matches!(name_only(&req), Err(ApiError::MalformedJson)),
+                "{body}"
+            );
         }
     }
 

@@ -29,8 +29,7 @@ pub const ARGON2_P_COST: u32 = 1;
 /// Login verifies against it when the email is unknown, so that path costs the same time as a
 /// wrong password and timing does not reveal which accounts exist. A test keeps its
 /// parameters equal to the ones above.
-const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$Qttm+d4CCkBcHE7Ms4rr7w$yPB6RKooiZpKVT32sb1vTb13I8PdZ8es9cz73qWsFOA";
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$Qttm+d4CCkBcHE7Ms4rr7w$yPB6RKooiZpKVT32sb1vTb13I8PdZ8es9cz73qWsFOA";
 
 /// A candidate password that met the policy. Never printed, never altered: no trimming, no
 /// normalisation, no truncation.
@@ -215,7 +214,11 @@ mod tests {
     async fn hash_then_verify_round_trips_and_rejects_other_passwords() {
         let password = policy().parse("correct horse battery").expect("valid");
         let stored = hash(password).await.expect("hashed");
-        assert!(stored.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(
+            stored
+                .as_str()
+                .starts_with("$argon2id$v=19$m=19456,t=2,p=1$")
+        );
         let right = SecretString::from("correct horse battery");
         let wrong = SecretString::from("Correct horse battery");
         assert!(verify(right, Some(stored.clone())).await.expect("verified"));

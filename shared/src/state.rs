@@ -58,7 +58,9 @@ impl AppState {
     pub async fn new(config: Config, sdk: &SdkConfig) -> Result<Self, StartupError> {
         let (key, variable) = match config.signing_key {
             KeySource::Inline(key) => (key, TOKEN_SIGNING_KEY),
-            KeySource::SecretArn(arn) => (fetch_secret(sdk, &arn).await?, TOKEN_SIGNING_KEY_SECRET_ARN),
+            KeySource::SecretArn(arn) => {
+                (fetch_secret(sdk, &arn).await?, TOKEN_SIGNING_KEY_SECRET_ARN)
+            }
         };
         let key = SigningKey::new(key).map_err(|source| StartupError::Key { variable, source })?;
         let tokens = TokenService::hs256(

@@ -49,7 +49,10 @@ pub fn with_header(mut event: Value, name: &str, value: &str) -> Value {
 /// Replaces every occurrence of `from` in the event's body with `to` (used to give each test its
 /// own email while keeping the rest of the checked-in payload).
 pub fn replace_in_body(mut event: Value, from: &str, to: &str) -> Value {
-    let body = event["body"].as_str().expect("event has a text body").replace(from, to);
+    let body = event["body"]
+        .as_str()
+        .expect("event has a text body")
+        .replace(from, to);
     event["body"] = Value::String(body);
     event
 }
@@ -87,7 +90,10 @@ pub async fn state() -> AppState {
 /// State whose DynamoDB calls go to `endpoint` instead (a fake from this module).
 pub async fn state_with_dynamodb_at(endpoint: &str) -> AppState {
     let config = test_config();
-    let sdk = sdk_config_loader(&config).endpoint_url(endpoint).load().await;
+    let sdk = sdk_config_loader(&config)
+        .endpoint_url(endpoint)
+        .load()
+        .await;
     AppState::new(config, &sdk).await.expect("state builds")
 }
 
@@ -140,7 +146,10 @@ pub async fn throttling_endpoint() -> String {
 /// existing account.
 pub async fn create_user(state: &AppState, email: &str, password: &str) -> crate::user::User {
     let email = crate::email::Email::parse(email).expect("valid email");
-    let password = state.password_policy.parse(password).expect("valid password");
+    let password = state
+        .password_policy
+        .parse(password)
+        .expect("valid password");
     let hash = crate::password::hash(password).await.expect("hashed");
     let user = crate::user::User::new(email, None);
     state.users.create(&user, &hash).await.expect("created");

@@ -242,7 +242,8 @@ mod tests {
         const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         let mut out = String::new();
         for chunk in bytes.chunks(3) {
-            let n = chunk.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
+            let n = chunk.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b))
+                << (8 * (3 - chunk.len()));
             for i in 0..=chunk.len() {
                 out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
             }
@@ -258,7 +259,10 @@ mod tests {
         assert_eq!(token.expires_in, 900);
         let claims = service.verify(token.token.expose_secret()).expect("valid");
         assert_eq!(claims.sub, id.to_string());
-        assert_eq!((claims.iss.as_str(), claims.aud.as_str()), ("accounts-test", "accounts-test-clients"));
+        assert_eq!(
+            (claims.iss.as_str(), claims.aud.as_str()),
+            ("accounts-test", "accounts-test-clients")
+        );
         assert_eq!(claims.exp - claims.iat, 900);
         assert_eq!(claims.nbf, claims.iat);
         assert!(uuid::Uuid::parse_str(&claims.jti).is_ok());
@@ -267,7 +271,11 @@ mod tests {
     #[test]
     fn a_token_signed_by_hand_with_good_claims_verifies() {
         // Guards the negative tests below: they differ from this one in one thing each.
-        assert!(service().verify(&sign(&good_claims(), Algorithm::HS256, KEY)).is_ok());
+        assert!(
+            service()
+                .verify(&sign(&good_claims(), Algorithm::HS256, KEY))
+                .is_ok()
+        );
     }
 
     #[test]
@@ -277,31 +285,105 @@ mod tests {
         let good_token = sign(&good, Algorithm::HS256, KEY);
         let (head, rest) = good_token.split_once('.').expect("three parts");
         let (payload, signature) = rest.split_once('.').expect("three parts");
-        let other_payload = b64(with(good.clone(), "sub", json!("someone-else")).to_string().as_bytes());
+        let other_payload = b64(with(good.clone(), "sub", json!("someone-else"))
+            .to_string()
+            .as_bytes());
         let none_header = b64(br#"{"alg":"none","typ":"JWT"}"#);
         let cases: Vec<(&str, String)> = vec![
             ("empty", String::new()),
             ("garbage", "not-a-jwt".into()),
             ("two parts", format!("{head}.{payload}")),
-            ("expired", sign(&with(good.clone(), "exp", json!(now - 60)), Algorithm::HS256, KEY)),
-            ("not yet valid", sign(&with(good.clone(), "nbf", json!(now + 60)), Algorithm::HS256, KEY)),
-            ("tampered payload", format!("{head}.{other_payload}.{signature}")),
-            ("tampered signature", format!("{head}.{payload}.{}", b64(b"not the signature"))),
+            (
+                "expired",
+                sign(
+                    &with(good.clone(), "exp", json!(now - 60)),
+                    Algorithm::HS256,
+                    KEY,
+                ),
+            ),
+            (
+                "not yet valid",
+                sign(
+                    &with(good.clone(), "nbf", json!(now + 60)),
+                    Algorithm::HS256,
+                    KEY,
+                ),
+            ),
+            (
+                "tampered payload",
+                format!("{head}.{other_payload}.{signature}"),
+            ),
+            (
+                "tampered signature",
+                format!("{head}.{payload}.{}", b64(b"not the signature")),
+            ),
             ("alg none, unsigned", format!("{none_header}.{payload}.")),
-            ("alg none, signed", format!("{none_header}.{payload}.{signature}")),
+            (
+                "alg none, signed",
+                format!("{none_header}.{payload}.{signature}"),
+            ),
             ("wrong algorithm HS512", sign(&good, Algorithm::HS512, KEY)),
             ("wrong algorithm HS384", sign(&good, Algorithm::HS384, KEY)),
-            ("wrong key", sign(&good, Algorithm::HS256, "another-key-that-is-also-32-bytes-long")),
-            ("wrong issuer", sign(&with(good.clone(), "iss", json!("evil")), Algorithm::HS256, KEY)),
-            ("wrong audience", sign(&with(good.clone(), "aud", json!("evil")), Algorithm::HS256, KEY)),
-            ("string exp", sign(&with(good.clone(), "exp", json!((now + 600).to_string())), Algorithm::HS256, KEY)),
-            ("missing exp", sign(&without(good.clone(), "exp"), Algorithm::HS256, KEY)),
-            ("missing nbf", sign(&without(good.clone(), "nbf"), Algorithm::HS256, KEY)),
-            ("missing iat", sign(&without(good.clone(), "iat"), Algorithm::HS256, KEY)),
-            ("missing iss", sign(&without(good.clone(), "iss"), Algorithm::HS256, KEY)),
-            ("missing aud", sign(&without(good.clone(), "aud"), Algorithm::HS256, KEY)),
-            ("missing sub", sign(&without(good.clone(), "sub"), Algorithm::HS256, KEY)),
-            ("missing jti", sign(&without(good.clone(), "jti"), Algorithm::HS256, KEY)),
+            (
+                "wrong key",
+                sign(
+                    &good,
+                    Algorithm::HS256,
+                    "another-key-that-is-also-32-bytes-long",
+                ),
+            ),
+            (
+                "wrong issuer",
+                sign(
+                    &with(good.clone(), "iss", json!("evil")),
+                    Algorithm::HS256,
+                    KEY,
+                ),
+            ),
+            (
+                "wrong audience",
+                sign(
+                    &with(good.clone(), "aud", json!("evil")),
+                    Algorithm::HS256,
+                    KEY,
+                ),
+            ),
+            (
+                "string exp",
+                sign(
+                    &with(good.clone(), "exp", json!((now + 600).to_string())),
+                    Algorithm::HS256,
+                    KEY,
+                ),
+            ),
+            (
+                "missing exp",
+                sign(&without(good.clone(), "exp"), Algorithm::HS256, KEY),
+            ),
+            (
+                "missing nbf",
+                sign(&without(good.clone(), "nbf"), Algorithm::HS256, KEY),
+            ),
+            (
+                "missing iat",
+                sign(&without(good.clone(), "iat"), Algorithm::HS256, KEY),
+            ),
+            (
+                "missing iss",
+                sign(&without(good.clone(), "iss"), Algorithm::HS256, KEY),
+            ),
+            (
+                "missing aud",
+                sign(&without(good.clone(), "aud"), Algorithm::HS256, KEY),
+            ),
+            (
+                "missing sub",
+                sign(&without(good.clone(), "sub"), Algorithm::HS256, KEY),
+            ),
+            (
+                "missing jti",
+                sign(&without(good.clone(), "jti"), Algorithm::HS256, KEY),
+            ),
         ];
         let service = service();
         for (name, token) in cases {
@@ -313,9 +395,17 @@ mod tests {
     fn leeway_is_a_few_seconds_at_most() {
         let service = service();
         let just_expired = with(good_claims(), "exp", json!(now() - 2));
-        assert!(service.verify(&sign(&just_expired, Algorithm::HS256, KEY)).is_ok());
+        assert!(
+            service
+                .verify(&sign(&just_expired, Algorithm::HS256, KEY))
+                .is_ok()
+        );
         let long_expired = with(good_claims(), "exp", json!(now() - LEEWAY_SECONDS - 2));
-        assert!(service.verify(&sign(&long_expired, Algorithm::HS256, KEY)).is_err());
+        assert!(
+            service
+                .verify(&sign(&long_expired, Algorithm::HS256, KEY))
+                .is_err()
+        );
     }
 
     #[test]

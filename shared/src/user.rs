@@ -126,11 +126,17 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_bounded() {
-        assert_eq!(DisplayName::parse("  Ada  ").expect("valid").as_str(), "Ada");
+        assert_eq!(
+            DisplayName::parse("  Ada  ").expect("valid").as_str(),
+            "Ada"
+        );
         assert_eq!(DisplayName::parse("   "), Err(NameError::Length));
         assert_eq!(DisplayName::parse(&"a".repeat(101)), Err(NameError::Length));
         assert!(DisplayName::parse(&"é".repeat(100)).is_ok());
-        assert_eq!(DisplayName::parse("Ada\nLovelace"), Err(NameError::ControlCharacters));
+        assert_eq!(
+            DisplayName::parse("Ada\nLovelace"),
+            Err(NameError::ControlCharacters)
+        );
     }
 
     #[test]
@@ -153,6 +159,9 @@ mod tests {
                    "created_at": user.created_at})
         );
         let created = &user.created_at;
-        assert!(created.len() == 20 && created.ends_with('Z') && created.contains('T'), "{created}");
+        assert!(
+            created.len() == 20 && created.ends_with('Z') && created.contains('T'),
+            "{created}"
+        );
     }
 }

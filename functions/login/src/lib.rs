@@ -46,5 +46,8 @@ async fn login(state: &AppState, request: Request) -> Result<Response<Body>, Api
     tracing::info!(user_id = %user.id, "signed in");
 
     let token = state.tokens.issue(&user.id)?;
-    Ok(json_response(StatusCode::OK, &TokenResponse::new(&token, &user)))
+    Ok(json_response(
+        StatusCode::OK,
+        &TokenResponse::new(&token, &user),
+    ))
 }

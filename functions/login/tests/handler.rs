@@ -15,7 +15,11 @@ const PASSWORD: &str = "correct horse battery staple";
 const SAMPLE_EMAIL: &str = "ada.lovelace@example.com";
 
 async fn login(state: &AppState, event: &Value) -> (StatusCode, HeaderMap, Value) {
-    parts(login::handler(state, request(event)).await.expect("never Err"))
+    parts(
+        login::handler(state, request(event))
+            .await
+            .expect("never Err"),
+    )
 }
 
 /// A checked-in login event, aimed at `email` instead of the sample address.
@@ -34,7 +38,11 @@ async fn login_with_the_right_password_returns_a_token_in_any_email_case() {
     let email = unique_email("login-ok");
     let user = create_user(&state, &email, PASSWORD).await;
     // events/login/ok.json spells the address in upper case.
-    let event = replace_in_body(event("login/ok"), "ADA.LOVELACE@example.com", &email.to_uppercase());
+    let event = replace_in_body(
+        event("login/ok"),
+        "ADA.LOVELACE@example.com",
+        &email.to_uppercase(),
+    );
 
     let (status, headers, body) = login(&state, &event).await;
 
@@ -70,7 +78,11 @@ async fn wrong_password_and_unknown_email_get_byte_identical_401s() {
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(wrong.status(), unknown.status());
     assert_eq!(wrong.headers(), unknown.headers());
-    assert_eq!(wrong.body().as_ref(), unknown.body().as_ref(), "byte-identical bodies");
+    assert_eq!(
+        wrong.body().as_ref(),
+        unknown.body().as_ref(),
+        "byte-identical bodies"
+    );
     let body: Value = serde_json::from_slice(wrong.body().as_ref()).expect("json");
     assert_eq!(body, invalid_credentials());
 }
@@ -131,14 +143,26 @@ async fn bad_requests_get_400_with_stable_codes() {
 
 #[tokio::test]
 async fn database_outages_and_throttling_become_a_clean_503() {
-    for endpoint in [refused_endpoint().await, throttling_endpoint().await, hanging_endpoint().await] {
+    for endpoint in [
+        refused_endpoint().await,
+        throttling_endpoint().await,
+        hanging_endpoint().await,
+    ] {
         let state = state_with_dynamodb_at(&endpoint).await;
         let started = Instant::now();
         let (status, headers, body) = login(&state, &event("login/ok")).await;
-        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{endpoint}: {body}");
+        assert_eq!(
+            status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{endpoint}: {body}"
+        );
         assert_eq!(headers[header::RETRY_AFTER], "1");
         assert_eq!(body["error"]["code"], "service_unavailable");
         // DYNAMODB_TIMEOUT_MS (3 s in dev/local.env) bounds even a server that never answers.
-        assert!(started.elapsed() < Duration::from_secs(6), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

@@ -7,7 +7,11 @@ use shared::testing::{create_user, event, parts, request, state, unique_email, w
 
 async fn profile(event: &Value) -> (StatusCode, lambda_http::http::HeaderMap, Value) {
     let state = state().await;
-    parts(profile::handler(&state, request(event)).await.expect("never Err"))
+    parts(
+        profile::handler(&state, request(event))
+            .await
+            .expect("never Err"),
+    )
 }
 
 #[tokio::test]
@@ -16,7 +20,11 @@ async fn a_valid_token_returns_the_signed_in_user() {
     let email = unique_email("profile-ok");
     let user = create_user(&state, &email, "correct horse battery staple").await;
     let token = state.tokens.issue(&user.id).expect("issued");
-    let event = with_header(event("profile/ok"), "authorization", &format!("Bearer {}", token.expose_secret()));
+    let event = with_header(
+        event("profile/ok"),
+        "authorization",
+        &format!("Bearer {}", token.expose_secret()),
+    );
 
     let (status, headers, body) = profile(&event).await;
 
@@ -33,7 +41,10 @@ async fn a_valid_token_returns_the_signed_in_user() {
 async fn a_missing_token_is_401_missing_token_with_a_bearer_challenge() {
     let (status, headers, body) = profile(&event("profile/missing-token")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(headers[header::WWW_AUTHENTICATE], "Bearer realm=\"accounts\"");
+    assert_eq!(
+        headers[header::WWW_AUTHENTICATE],
+        "Bearer realm=\"accounts\""
+    );
     assert_eq!(body["error"]["code"], "missing_token");
 }
 
@@ -60,7 +71,10 @@ async fn every_bad_token_is_401_invalid_token() {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}: {body}");
         assert_eq!(body["error"]["code"], "invalid_token", "{name}");
         let challenge = headers[header::WWW_AUTHENTICATE].to_str().expect("ascii");
-        assert!(challenge.contains("error=\"invalid_token\""), "{name}: {challenge}");
+        assert!(
+            challenge.contains("error=\"invalid_token\""),
+            "{name}: {challenge}"
+        );
     }
 }
 

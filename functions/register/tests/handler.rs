@@ -4,17 +4,21 @@
 use std::sync::Arc;
 
 use lambda_http::http::{StatusCode, header};
-use tokio::task::JoinSet;
 use serde_json::{Value, json};
 use shared::testing::{
     event, hanging_endpoint, parts, refused_endpoint, replace_in_body, request, state,
     state_with_dynamodb_at, stored_users_with_email, throttling_endpoint, unique_email,
     with_json_body,
 };
+use tokio::task::JoinSet;
 
 async fn register(event: &Value) -> (StatusCode, lambda_http::http::HeaderMap, Value) {
     let state = state().await;
-    parts(register::handler(&state, request(event)).await.expect("never Err"))
+    parts(
+        register::handler(&state, request(event))
+            .await
+            .expect("never Err"),
+    )
 }
 
 /// The checked-in event with this test's own address in place of the sample one.
@@ -31,10 +35,22 @@ async fn register_returns_201_with_the_user_and_a_working_token() {
     assert_eq!(headers[header::CONTENT_TYPE], "application/json");
     assert_eq!(headers[header::CACHE_CONTROL], "no-store");
     let user = &body["user"];
-    assert_eq!(user["email"], mixed_case.to_lowercase(), "trimmed and lower-cased");
+    assert_eq!(
+        user["email"],
+        mixed_case.to_lowercase(),
+        "trimmed and lower-cased"
+    );
     assert_eq!(user["name"], "Ada Lovelace");
-    assert!(user["created_at"].as_str().is_some_and(|t| t.ends_with('Z')));
-    assert_eq!(user.as_object().map(|u| u.len()), Some(4), "id, email, name, created_at only");
+    assert!(
+        user["created_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
+    assert_eq!(
+        user.as_object().map(|u| u.len()),
+        Some(4),
+        "id, email, name, created_at only"
+    );
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 900);
 
@@ -44,13 +60,20 @@ async fn register_returns_201_with_the_user_and_a_working_token() {
         .verify(body["access_token"].as_str().expect("token"))
         .expect("the issued token verifies");
     assert_eq!(claims.sub, user["id"].as_str().expect("id"));
-    assert!(!body.to_string().contains("argon2"), "no hash in the response");
+    assert!(
+        !body.to_string().contains("argon2"),
+        "no hash in the response"
+    );
 }
 
 #[tokio::test]
 async fn register_without_a_name_stores_null() {
     let email = unique_email("register-no-name");
-    let event = replace_in_body(event("register/ok-without-name"), "grace@example.com", &email);
+    let event = replace_in_body(
+        event("register/ok-without-name"),
+        "grace@example.com",
+        &email,
+    );
     let (status, _, body) = register(&event).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["user"]["name"], Value::Null);
@@ -75,10 +98,30 @@ async fn register_with_taken_email_in_any_case_returns_409() {
 #[tokio::test]
 async fn bad_requests_get_4xx_with_stable_codes() {
     let cases = [
-        ("register/invalid-email", 400, "validation_failed", vec!["email"]),
-        ("register/short-password", 400, "validation_failed", vec!["password"]),
-        ("register/missing-fields", 400, "validation_failed", vec!["email", "password"]),
-        ("register/wrong-types", 400, "validation_failed", vec!["email", "name", "password"]),
+        (
+            "register/invalid-email",
+            400,
+            "validation_failed",
+            vec!["email"],
+        ),
+        (
+            "register/short-password",
+            400,
+            "validation_failed",
+            vec!["password"],
+        ),
+        (
+            "register/missing-fields",
+            400,
+            "validation_failed",
+            vec!["email", "password"],
+        ),
+        (
+            "register/wrong-types",
+            400,
+            "validation_failed",
+            vec!["email", "name", "password"],
+        ),
         ("register/malformed-json", 400, "malformed_json", vec![]),
         ("register/not-json", 415, "unsupported_media_type", vec![]),
         ("register/too-large", 413, "payload_too_large", vec![]),
@@ -97,10 +140,16 @@ async fn bad_requests_get_4xx_with_stable_codes() {
 
 #[tokio::test]
 async fn passwords_are_counted_in_characters_up_to_128() {
-    let cases = [("é".repeat(8), StatusCode::CREATED), ("x".repeat(129), StatusCode::BAD_REQUEST)];
+    let cases = [
+        ("é".repeat(8), StatusCode::CREATED),
+        ("x".repeat(129), StatusCode::BAD_REQUEST),
+    ];
     for (password, expected) in cases {
         let email = unique_email("register-length");
-        let event = with_json_body(event("register/ok"), &json!({"email": email, "password": password}));
+        let event = with_json_body(
+            event("register/ok"),
+            &json!({"email": email, "password": password}),
+        );
         let (status, _, body) = register(&event).await;
         assert_eq!(status, expected, "{body}");
     }
@@ -123,7 +172,11 @@ async fn twenty_simultaneous_registrations_of_one_email_create_exactly_one_accou
     let mut attempts = JoinSet::new();
     for i in 0..20 {
         // Vary the letter case too: the race is on the normalised address.
-        let variant = if i % 2 == 0 { email.clone() } else { email.to_uppercase() };
+        let variant = if i % 2 == 0 {
+            email.clone()
+        } else {
+            email.to_uppercase()
+        };
         let request = request(&ok_event(&variant));
         let state = Arc::clone(&state);
         attempts.spawn(async move {
@@ -133,10 +186,21 @@ async fn twenty_simultaneous_registrations_of_one_email_create_exactly_one_accou
     let results = attempts.join_all().await;
 
     let statuses: Vec<u16> = results.iter().map(|(s, _, _)| s.as_u16()).collect();
-    let created: Vec<_> = results.iter().filter(|(s, _, _)| *s == StatusCode::CREATED).collect();
+    let created: Vec<_> = results
+        .iter()
+        .filter(|(s, _, _)| *s == StatusCode::CREATED)
+        .collect();
     assert_eq!(created.len(), 1, "statuses: {statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 19, "{statuses:?}");
-    assert_eq!(stored_users_with_email(&email).await, 1, "one account stored");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        19,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        stored_users_with_email(&email).await,
+        1,
+        "one account stored"
+    );
     let winner = created[0].2["user"]["id"].as_str().expect("id").to_owned();
     let stored = state
         .users
@@ -144,17 +208,31 @@ async fn twenty_simultaneous_registrations_of_one_email_create_exactly_one_accou
         .await
         .expect("read")
         .expect("the account exists");
-    assert_eq!(stored.user.id.to_string(), winner, "the claim points at the winner");
+    assert_eq!(
+        stored.user.id.to_string(),
+        winner,
+        "the claim points at the winner"
+    );
 }
 
 #[tokio::test]
 async fn database_outages_and_throttling_become_a_clean_503() {
-    for endpoint in [refused_endpoint().await, throttling_endpoint().await, hanging_endpoint().await] {
+    for endpoint in [
+        refused_endpoint().await,
+        throttling_endpoint().await,
+        hanging_endpoint().await,
+    ] {
         let state = state_with_dynamodb_at(&endpoint).await;
         let event = ok_event(&unique_email("register-outage"));
-        let response = register::handler(&state, request(&event)).await.expect("never Err");
+        let response = register::handler(&state, request(&event))
+            .await
+            .expect("never Err");
         let (status, headers, body) = parts(response);
-        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{endpoint}: {body}");
+        assert_eq!(
+            status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{endpoint}: {body}"
+        );
         assert_eq!(headers[header::RETRY_AFTER], "1");
         assert_eq!(
             body,

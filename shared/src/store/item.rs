@@ -51,7 +51,10 @@ fn s(value: impl Into<String>) -> AttributeValue {
 }
 
 fn key(pk: String, sk: &str) -> Item {
-    HashMap::from([(PARTITION_KEY.to_owned(), s(pk)), (SORT_KEY.to_owned(), s(sk))])
+    HashMap::from([
+        (PARTITION_KEY.to_owned(), s(pk)),
+        (SORT_KEY.to_owned(), s(sk)),
+    ])
 }
 
 pub(super) fn user_key(id: &UserId) -> Item {
@@ -72,7 +75,10 @@ pub(super) fn user_item(user: &User, hash: &PasswordHashString) -> Item {
     }
     item.insert(PASSWORD_HASH.to_owned(), s(hash.as_str()));
     item.insert(CREATED_AT.to_owned(), s(&user.created_at));
-    item.insert(VERSION.to_owned(), AttributeValue::N(user.version.to_string()));
+    item.insert(
+        VERSION.to_owned(),
+        AttributeValue::N(user.version.to_string()),
+    );
     item
 }
 
@@ -180,7 +186,10 @@ mod tests {
     fn the_public_projection_never_reads_the_password_hash() {
         assert!(!PUBLIC_PROJECTION.contains("password"));
         for placeholder in PUBLIC_PROJECTION.split(", ") {
-            assert!(public_projection_names().contains_key(placeholder), "{placeholder}");
+            assert!(
+                public_projection_names().contains_key(placeholder),
+                "{placeholder}"
+            );
         }
     }
 }

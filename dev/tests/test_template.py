@@ -1,0 +1,276 @@
+"""Offline proofs about template.yaml: it validates, it lints clean, and it agrees with the code,
+the local router, the events, the README and the local table."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import tomllib
+import uuid
+
+import pytest
+
+import cfn
+
+ROOT = cfn.ROOT
+BIN = pathlib.Path(sys.executable).parent
+TEMPLATE = cfn.load_template()
+FUNCTIONS = cfn.resources_of_type(TEMPLATE, "AWS::Serverless::Function")
+ROUTES = cfn.function_routes(TEMPLATE)  # {(METHOD, path, binary)}
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "SAM_CLI_TELEMETRY": "0",
+        "SAM_CLI_DISABLE_UPDATE_CHECK": "1",
+    }
+    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+# ------------------------------------------------------------------ validation and lint
+
+
+def test_sam_validate_passes_with_the_sam_translator():
+    result = run(str(BIN / "sam"), "validate", "--template", "template.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is a valid SAM Template" in result.stdout + result.stderr
+
+
+def test_cfn_lint_with_serverless_rules_reports_nothing():
+    # Any check the template deliberately ignores is listed, with its reason, in the template's
+    # Metadata: cfn-lint section; everything else must be clean (exit 0: no errors, no warnings).
+    result = run(
+        str(BIN / "cfn-lint"), "--append-rules", "cfn_lint_serverless.rules", "--", "template.yaml"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ------------------------------------------------------------------ one set of routes everywhere
+
+
+def test_template_routes_are_the_three_endpoints():
+    assert ROUTES == {
+        ("POST", "/register", "register"),
+        ("POST", "/login", "login"),
+        ("GET", "/profile", "profile"),
+    }
+
+
+def test_the_local_router_in_cargo_toml_mirrors_the_template():
+    manifest = tomllib.loads((ROOT / "Cargo.toml").read_text())
+    router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"]
+    local = {
+        (entry["method"].upper(), path, entry["function"])
+        for path, entries in router.items()
+        for entry in entries
+    }
+    assert local == ROUTES
+
+
+def test_every_route_has_a_function_binary_of_that_name():
+    manifest = tomllib.loads((ROOT / "Cargo.toml").read_text())
+    members = set(manifest["workspace"]["members"])
+    for _, _, binary in ROUTES:
+        assert f"functions/{binary}" in members
+        package = tomllib.loads((ROOT / "functions" / binary / "Cargo.toml").read_text())
+        assert package["package"]["name"] == binary  # cargo lambda builds the package's binary
+        assert (ROOT / "functions" / binary / "src" / "main.rs").is_file()
+    assert {p.name for p in (ROOT / "functions").iterdir() if p.is_dir()} == {
+        b for _, _, b in ROUTES
+    }
+
+
+def test_every_event_is_an_http_api_request_for_its_route():
+    routes_by_binary = {binary: (method, path) for method, path, binary in ROUTES}
+    assert {p.name for p in (ROOT / "events").iterdir() if p.is_dir()} == set(routes_by_binary)
+    for binary, (method, path) in routes_by_binary.items():
+        files = sorted((ROOT / "events" / binary).glob("*.json"))
+        assert len(files) >= 2, f"events/{binary} needs good and bad cases"
+        assert any(f.name == "ok.json" for f in files)
+        for file in files:
+            event = json.loads(file.read_text())
+            assert event["version"] == "2.0", file
+            assert event["routeKey"] == f"{method} {path}", file
+            assert event["requestContext"]["http"]["method"] == method, file
+            assert event["rawPath"] == path, file
+
+
+def test_the_readme_api_reference_names_exactly_these_routes():
+    readme = (ROOT / "README.md").read_text()
+    documented = set(re.findall(r"^### `(GET|POST|PUT|PATCH|DELETE) (/\S*)`$", readme, re.M))
+    assert documented == {(method, path) for method, path, _ in ROUTES}
+
+
+# ------------------------------------------------------------------ the table
+
+
+def test_the_local_table_equals_the_template_table():
+    boto3 = pytest.importorskip("boto3")
+    endpoint = os.environ.get("LOCAL_DYNAMODB_ENDPOINT")
+    assert endpoint, "LOCAL_DYNAMODB_ENDPOINT is set by `make test`"
+    import local_table
+
+    name = f"table-check-{uuid.uuid4().hex[:8]}"
+    local_table.create(endpoint, name)
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    table = client.describe_table(TableName=name)["Table"]
+    ttl = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    props = cfn.table_properties(TEMPLATE)
+
+    def keyset(items):
+        return sorted(tuple(sorted(i.items())) for i in items)
+
+    assert keyset(table["KeySchema"]) == keyset(props["KeySchema"])
+    assert keyset(table["AttributeDefinitions"]) == keyset(props["AttributeDefinitions"])
+    assert table["BillingModeSummary"]["BillingMode"] == props["BillingMode"] == "PAY_PER_REQUEST"
+    local_indexes = {i["IndexName"]: keyset(i["KeySchema"]) for i in table.get("GlobalSecondaryIndexes", [])}
+    template_indexes = {
+        i["IndexName"]: keyset(i["KeySchema"]) for i in props.get("GlobalSecondaryIndexes", [])
+    }
+    assert local_indexes == template_indexes
+    assert ttl["AttributeName"] == props["TimeToLiveSpecification"]["AttributeName"]
+    assert ttl["TimeToLiveStatus"] == "ENABLED"
+    client.delete_table(TableName=name)
+
+
+def test_the_code_uses_the_template_key_and_ttl_attributes():
+    source = (ROOT / "shared" / "src" / "store" / "item.rs").read_text()
+    constants = dict(re.findall(r'pub const (\w+): &str = "([^"]+)";', source))
+    props = cfn.table_properties(TEMPLATE)
+    keys = {k["KeyType"]: k["AttributeName"] for k in props["KeySchema"]}
+    assert constants["PARTITION_KEY"] == keys["HASH"]
+    assert constants["SORT_KEY"] == keys["RANGE"]
+    assert constants["TTL_ATTRIBUTE"] == props["TimeToLiveSpecification"]["AttributeName"]
+
+
+# ------------------------------------------------------------------ production properties
+
+
+def test_table_survives_stack_deletion_and_is_protected():
+    (table,) = cfn.resources_of_type(TEMPLATE, "AWS::DynamoDB::Table").values()
+    assert table["DeletionPolicy"] == "Retain"
+    assert table["UpdateReplacePolicy"] == "Retain"
+    props = table["Properties"]
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["TimeToLiveSpecification"]["Enabled"] is True
+
+
+def test_functions_are_arm64_al2023_rust_builds_with_tracing():
+    globals_ = TEMPLATE["Globals"]["Function"]
+    assert globals_["Runtime"] == "provided.al2023"
+    assert globals_["Architectures"] == ["arm64"]
+    assert globals_["Handler"] == "bootstrap"
+    assert globals_["CodeUri"] == "."
+    assert globals_["Tracing"] == "Active"
+    for name, function in FUNCTIONS.items():
+        assert function["Metadata"]["BuildMethod"] == "rust-cargolambda", name
+        assert "LogGroup" in function["Properties"]["LoggingConfig"], name
+
+
+def test_argon2_functions_get_a_full_vcpu_and_profile_does_not():
+    memory = {
+        f["Metadata"]["BuildProperties"]["Binary"]: f["Properties"]["MemorySize"]
+        for f in FUNCTIONS.values()
+    }
+    assert memory["register"] >= 1769 and memory["login"] >= 1769
+    assert memory["profile"] < memory["login"]
+
+
+def test_the_signing_key_is_generated_and_only_its_arn_is_passed():
+    (secret,) = cfn.resources_of_type(TEMPLATE, "AWS::SecretsManager::Secret").values()
+    assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert "TOKEN_SIGNING_KEY" not in variables
+    assert variables["TOKEN_SIGNING_KEY_SECRET_ARN"] == {"Ref": "TokenSigningKey"}
+    assert not any("key" in p.lower() and "secret" in p.lower() for p in TEMPLATE["Parameters"])
+
+
+def test_environment_variables_are_the_ones_the_code_reads_and_all_documented():
+    source = (ROOT / "shared" / "src" / "config.rs").read_text()
+    read_by_code = set(re.findall(r'pub const \w+: &str = "([A-Z0-9_]+)";', source))
+    template_sets = set(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"])
+    assert template_sets - {"RUST_LOG"} <= read_by_code
+    assert read_by_code - template_sets == {"TOKEN_SIGNING_KEY"}, "local-only"
+    readme = (ROOT / "README.md").read_text()
+    for variable in read_by_code | {"RUST_LOG"}:
+        assert f"`{variable}`" in readme, f"{variable} is not documented in README.md"
+    local_env = (ROOT / "dev" / "local.env").read_text()
+    for variable in read_by_code - {"TOKEN_SIGNING_KEY_SECRET_ARN"}:
+        assert re.search(rf"^{variable}=", local_env, re.M), f"{variable} missing from local.env"
+
+
+EXPECTED_DYNAMODB_ACTIONS = {
+    "register": {"dynamodb:PutItem"},
+    "login": {"dynamodb:GetItem"},
+    "profile": {"dynamodb:GetItem"},
+}
+
+
+def _statements(role):
+    for policy in role["Properties"]["Policies"]:
+        yield from policy["PolicyDocument"]["Statement"]
+
+
+def _as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def test_each_function_has_least_privilege_iam():
+    for function in FUNCTIONS.values():
+        binary = function["Metadata"]["BuildProperties"]["Binary"]
+        role_name = function["Properties"]["Role"]["Fn::GetAtt"][0]
+        role = TEMPLATE["Resources"][role_name]
+        assert "ManagedPolicyArns" not in role["Properties"], binary
+        dynamodb = set()
+        for statement in _statements(role):
+            actions = _as_list(statement["Action"])
+            resources = _as_list(statement["Resource"])
+            assert statement["Effect"] == "Allow"
+            assert not any("*" in action for action in actions), (binary, actions)
+            if "*" in resources:
+                # X-Ray trace submission cannot be scoped to a resource (an AWS limitation).
+                assert set(actions) <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+            if any(a.startswith("dynamodb:") for a in actions):
+                dynamodb.update(actions)
+                assert resources == [{"Fn::GetAtt": ["UsersTable", "Arn"]}], binary
+            if "secretsmanager:GetSecretValue" in actions:
+                assert resources == [{"Ref": "TokenSigningKey"}], binary
+        assert dynamodb == EXPECTED_DYNAMODB_ACTIONS[binary], binary
+
+
+def test_every_log_group_has_the_retention_parameter():
+    groups = cfn.resources_of_type(TEMPLATE, "AWS::Logs::LogGroup")
+    assert len(groups) == len(FUNCTIONS) + 1  # one per function + API access logs
+    for group in groups.values():
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert TEMPLATE["Parameters"]["LogRetentionDays"]["Default"] == 30
+
+
+def test_http_api_is_throttled_logged_and_cors_is_opt_in():
+    (api,) = cfn.resources_of_type(TEMPLATE, "AWS::Serverless::HttpApi").values()
+    props = api["Properties"]
+    assert props["DefaultRouteSettings"] == {
+        "ThrottlingRateLimit": {"Ref": "ThrottlingRateLimit"},
+        "ThrottlingBurstLimit": {"Ref": "ThrottlingBurstLimit"},
+    }
+    log_format = json.loads(props["AccessLogSettings"]["Format"])
+    assert {"requestId", "routeKey", "status"} <= set(log_format)
+    assert props["CorsConfiguration"]["Fn::If"][0] == "HasAllowedOrigins"
+    assert TEMPLATE["Parameters"]["AllowedOrigins"]["Default"] == ""
+
+
+def test_outputs_give_the_url_table_and_secret():
+    assert {"ApiUrl", "TableName", "TokenSigningKeySecretArn"} <= set(TEMPLATE["Outputs"])
