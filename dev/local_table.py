@@ -13,22 +13,27 @@ import boto3
 import cfn
 
 
-def create(endpoint: str, table: str) -> None:
-    client = boto3.client(
+def client(endpoint: str):
+    """A DynamoDB client for the local server (dummy credentials, the region of dev/local.env)."""
+    return boto3.client(
         "dynamodb",
         endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id="local",
         aws_secret_access_key="local",
     )
-    if table in client.list_tables()["TableNames"]:
+
+
+def create(endpoint: str, table: str) -> None:
+    dynamodb = client(endpoint)
+    if table in dynamodb.list_tables()["TableNames"]:
         print(f"table {table} already exists at {endpoint}")
         return
-    client.create_table(**cfn.create_table_input(table))
-    client.get_waiter("table_exists").wait(TableName=table)
+    dynamodb.create_table(**cfn.create_table_input(table))
+    dynamodb.get_waiter("table_exists").wait(TableName=table)
     ttl = cfn.table_properties().get("TimeToLiveSpecification")
     if ttl and ttl.get("Enabled"):
-        client.update_time_to_live(
+        dynamodb.update_time_to_live(
             TableName=table,
             TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
         )

@@ -12,8 +12,6 @@ import sys
 import tomllib
 import uuid
 
-import pytest
-
 import cfn
 
 ROOT = cfn.ROOT
@@ -111,20 +109,13 @@ def test_the_readme_api_reference_names_exactly_these_routes():
 
 
 def test_the_local_table_equals_the_template_table():
-    boto3 = pytest.importorskip("boto3")
     endpoint = os.environ.get("LOCAL_DYNAMODB_ENDPOINT")
     assert endpoint, "LOCAL_DYNAMODB_ENDPOINT is set by `make test`"
     import local_table
 
     name = f"table-check-{uuid.uuid4().hex[:8]}"
     local_table.create(endpoint, name)
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    client = local_table.client(endpoint)
     table = client.describe_table(TableName=name)["Table"]
     ttl = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
     props = cfn.table_properties(TEMPLATE)

@@ -46,6 +46,15 @@ pub enum StartupError {
 }
 
 impl AppState {
+    /// A function's cold start: JSON logging on, then [`AppState::from_env`]. A failure is
+    /// logged (naming the variable to fix) and returned, so the function refuses to start.
+    pub async fn cold_start() -> Result<Self, StartupError> {
+        crate::telemetry::init();
+        Self::from_env().await.inspect_err(|error| {
+            tracing::error!(%error, "refusing to start");
+        })
+    }
+
     /// Reads the environment, fetches the signing key and builds the clients.
     pub async fn from_env() -> Result<Self, StartupError> {
         let config = Config::from_env()?;

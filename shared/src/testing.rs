@@ -97,6 +97,27 @@ pub async fn state_with_dynamodb_at(endpoint: &str) -> AppState {
     AppState::new(config, &sdk).await.expect("state builds")
 }
 
+/// Three broken DynamoDBs: connection refused, throttling, never answering.
+pub async fn outage_endpoints() -> [String; 3] {
+    [
+        refused_endpoint().await,
+        throttling_endpoint().await,
+        hanging_endpoint().await,
+    ]
+}
+
+/// Asserts a response is the API's clean, generic 503.
+pub fn assert_service_unavailable(response: Response<Body>) {
+    let (status, headers, body) = parts(response);
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(headers[lambda_http::http::header::RETRY_AFTER], "1");
+    assert_eq!(
+        body,
+        serde_json::json!({"error": {"code": "service_unavailable",
+            "message": "The service is temporarily unavailable. Please retry shortly."}})
+    );
+}
+
 /// A loopback address where nothing listens: every connection is refused.
 pub async fn refused_endpoint() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

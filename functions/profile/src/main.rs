@@ -5,9 +5,6 @@ use shared::AppState;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let state = AppState::from_env().await.inspect_err(|error| {
-        tracing::error!(%error, "refusing to start");
-    })?;
+    let state = AppState::cold_start().await?;
     lambda_http::run(service_fn(|request| profile::handler(&state, request))).await
 }

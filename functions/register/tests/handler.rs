@@ -6,9 +6,8 @@ use std::sync::Arc;
 use lambda_http::http::{StatusCode, header};
 use serde_json::{Value, json};
 use shared::testing::{
-    event, hanging_endpoint, parts, refused_endpoint, replace_in_body, request, state,
-    state_with_dynamodb_at, stored_users_with_email, throttling_endpoint, unique_email,
-    with_json_body,
+    assert_service_unavailable, event, outage_endpoints, parts, replace_in_body, request, state,
+    state_with_dynamodb_at, stored_users_with_email, unique_email, with_json_body,
 };
 use tokio::task::JoinSet;
 
@@ -217,27 +216,13 @@ async fn twenty_simultaneous_registrations_of_one_email_create_exactly_one_accou
 
 #[tokio::test]
 async fn database_outages_and_throttling_become_a_clean_503() {
-    for endpoint in [
-        refused_endpoint().await,
-        throttling_endpoint().await,
-        hanging_endpoint().await,
-    ] {
+    for endpoint in outage_endpoints().await {
         let state = state_with_dynamodb_at(&endpoint).await;
         let event = ok_event(&unique_email("register-outage"));
-        let response = register::handler(&state, request(&event))
-            .await
-            .expect("never Err");
-        let (status, headers, body) = parts(response);
-        assert_eq!(
-            status,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "{endpoint}: {body}"
-        );
-        assert_eq!(headers[header::RETRY_AFTER], "1");
-        assert_eq!(
-            body,
-            json!({"error": {"code": "service_unavailable",
-                             "message": "The service is temporarily unavailable. Please retry shortly."}})
+        assert_service_unavailable(
+            register::handler(&state, request(&event))
+                .await
+                .expect("never Err"),
         );
     }
 }

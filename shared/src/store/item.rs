@@ -30,7 +30,11 @@ const USER_ID: &str = "user_id";
 /// What the profile read fetches: everything but the password hash (`name` is a reserved word).
 pub(super) const PUBLIC_PROJECTION: &str = "#id, #email, #name, #created_at, #version";
 /// What login's first read fetches from the email claim.
-pub(super) const CLAIM_PROJECTION: &str = "user_id";
+pub(super) const CLAIM_PROJECTION: &str = "#user_id";
+
+pub(super) fn claim_projection_names() -> HashMap<String, String> {
+    HashMap::from([(format!("#{USER_ID}"), USER_ID.to_owned())])
+}
 
 pub(super) fn public_projection_names() -> HashMap<String, String> {
     [ID, EMAIL, NAME, CREATED_AT, VERSION]
@@ -39,7 +43,8 @@ pub(super) fn public_projection_names() -> HashMap<String, String> {
         .collect()
 }
 
-type Item = HashMap<String, AttributeValue>;
+/// A DynamoDB item.
+pub(super) type Item = HashMap<String, AttributeValue>;
 
 /// An item that does not have the shape this code writes: data corruption or a bug.
 #[derive(Debug, thiserror::Error)]

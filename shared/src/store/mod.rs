@@ -108,31 +108,16 @@ impl UserStore {
     /// (email claim, then user).
     #[tracing::instrument(skip_all)]
     pub async fn find_by_email(&self, email: &Email) -> Result<Option<StoredUser>, ApiError> {
-        let claim = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(item::email_claim_key(email)))
-            .projection_expression(item::CLAIM_PROJECTION)
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(storage_error)?;
-        let Some(claim) = claim.item else {
+        let claim_projection = (item::CLAIM_PROJECTION, item::claim_projection_names());
+        let Some(claim) = self
+            .read(item::email_claim_key(email), Some(claim_projection))
+            .await?
+        else {
             return Ok(None);
         };
         let user_id = item::claimed_user_id(&claim).map_err(ApiError::internal)?;
-        let found = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(item::user_key(&user_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(storage_error)?;
-        found
-            .item
+        self.read(item::user_key(&user_id), None)
+            .await?
             .map(|user| StoredUser::try_from(&user).map_err(ApiError::internal))
             .transpose()
     }
@@ -140,21 +125,32 @@ impl UserStore {
     /// Reads one user by id, without the password hash: one strongly consistent read.
     #[tracing::instrument(skip_all, fields(user_id = %id))]
     pub async fn get(&self, id: &UserId) -> Result<Option<User>, ApiError> {
+        let projection = (item::PUBLIC_PROJECTION, item::public_projection_names());
+        self.read(item::user_key(id), Some(projection))
+            .await?
+            .map(|user| User::try_from(&user).map_err(ApiError::internal))
+            .transpose()
+    }
+
+    /// One strongly consistent `GetItem`, optionally projected.
+    async fn read(
+        &self,
+        key: item::Item,
+        projection: Option<(&str, std::collections::HashMap<String, String>)>,
+    ) -> Result<Option<item::Item>, ApiError> {
+        let (expression, names) = projection.unzip();
         let found = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(item::user_key(id)))
-            .projection_expression(item::PUBLIC_PROJECTION)
-            .set_expression_attribute_names(Some(item::public_projection_names()))
+            .set_key(Some(key))
+            .set_projection_expression(expression.map(str::to_owned))
+            .set_expression_attribute_names(names)
             .consistent_read(true)
             .send()
             .await
             .map_err(storage_error)?;
-        found
-            .item
-            .map(|user| User::try_from(&user).map_err(ApiError::internal))
-            .transpose()
+        Ok(found.item)
     }
 }
 
