@@ -62,7 +62,7 @@ create_table() {
 start_api() {
   local port=$1 ddb_port=$2 table=$3 log=${4:-}
   local cmd=(cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port"
-    --concurrency 4 --env-file "$ROOT/dev/local.env"
+    --concurrency 4 --disable-cors --env-file "$ROOT/dev/local.env"
     --env-var "AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$ddb_port"
     --env-var "TABLE_NAME=$table")
   if [ -n "$log" ]; then
