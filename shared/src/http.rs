@@ -20,7 +20,7 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// Runs one request through `handle` and always answers with an HTTP response.
 ///
 /// This is the single place where an [`ApiError`] becomes a response: `lambda_http` would turn an
-/// `Err` into a Lambda invocation error (a bare 502 from API Gateway), so this function never
+/// `Err` into a Lambda invocation error (a bare 500 from the HTTP API), so this function never
 /// returns one. It also checks the method (a 405 for anything but `method`) and writes one log
 /// line per request with the status and latency; it never logs headers or bodies.
 pub async fn serve<F, Fut>(
