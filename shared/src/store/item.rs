@@ -27,20 +27,24 @@ const CREATED_AT: &str = "created_at";
 const VERSION: &str = "version";
 const USER_ID: &str = "user_id";
 
-/// What the profile read fetches: everything but the password hash (`name` is a reserved word).
-pub(super) const PUBLIC_PROJECTION: &str = "#id, #email, #name, #created_at, #version";
+/// What the profile read fetches: everything but the password hash.
+pub(super) const PUBLIC_ATTRIBUTES: &[&str] = &[ID, EMAIL, NAME, CREATED_AT, VERSION];
 /// What login's first read fetches from the email claim.
-pub(super) const CLAIM_PROJECTION: &str = "#user_id";
+pub(super) const CLAIM_ATTRIBUTES: &[&str] = &[USER_ID];
 
-pub(super) fn claim_projection_names() -> HashMap<String, String> {
-    HashMap::from([(format!("#{USER_ID}"), USER_ID.to_owned())])
-}
-
-pub(super) fn public_projection_names() -> HashMap<String, String> {
-    [ID, EMAIL, NAME, CREATED_AT, VERSION]
-        .into_iter()
-        .map(|attribute| (format!("#{attribute}"), attribute.to_owned()))
-        .collect()
+/// A `ProjectionExpression` for `attributes` with its `ExpressionAttributeNames`: every name goes
+/// through a `#placeholder`, so reserved words (`name`) need no special case.
+pub(super) fn projection(attributes: &[&str]) -> (String, HashMap<String, String>) {
+    let names: HashMap<String, String> = attributes
+        .iter()
+        .map(|attribute| (format!("#{attribute}"), (*attribute).to_owned()))
+        .collect();
+    let expression = attributes
+        .iter()
+        .map(|attribute| format!("#{attribute}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    (expression, names)
 }
 
 /// A DynamoDB item.
@@ -188,13 +192,20 @@ mod tests {
     }
 
     #[test]
-    fn the_public_projection_never_reads_the_password_hash() {
-        assert!(!PUBLIC_PROJECTION.contains("password"));
-        for placeholder in PUBLIC_PROJECTION.split(", ") {
-            assert!(
-                public_projection_names().contains_key(placeholder),
-                "{placeholder}"
-            );
+    fn projections_name_every_attribute_through_a_placeholder() {
+        let (expression, names) = projection(PUBLIC_ATTRIBUTES);
+        assert_eq!(expression, "#id, #email, #name, #created_at, #version");
+        for placeholder in expression.split(", ") {
+            assert!(names.contains_key(placeholder), "{placeholder}");
         }
+    }
+
+    #[test]
+    fn the_public_projection_never_reads_the_password_hash() {
+        assert!(!PUBLIC_ATTRIBUTES.contains(&PASSWORD_HASH));
+        let (expression, names) = projection(PUBLIC_ATTRIBUTES);
+        assert!(
+            !expression.contains("password") && !names.values().any(|n| n.contains("password"))
+        );
     }
 }

@@ -108,9 +108,8 @@ impl UserStore {
     /// (email claim, then user).
     #[tracing::instrument(skip_all)]
     pub async fn find_by_email(&self, email: &Email) -> Result<Option<StoredUser>, ApiError> {
-        let claim_projection = (item::CLAIM_PROJECTION, item::claim_projection_names());
         let Some(claim) = self
-            .read(item::email_claim_key(email), Some(claim_projection))
+            .read(item::email_claim_key(email), Some(item::CLAIM_ATTRIBUTES))
             .await?
         else {
             return Ok(None);
@@ -125,26 +124,25 @@ impl UserStore {
     /// Reads one user by id, without the password hash: one strongly consistent read.
     #[tracing::instrument(skip_all, fields(user_id = %id))]
     pub async fn get(&self, id: &UserId) -> Result<Option<User>, ApiError> {
-        let projection = (item::PUBLIC_PROJECTION, item::public_projection_names());
-        self.read(item::user_key(id), Some(projection))
+        self.read(item::user_key(id), Some(item::PUBLIC_ATTRIBUTES))
             .await?
             .map(|user| User::try_from(&user).map_err(ApiError::internal))
             .transpose()
     }
 
-    /// One strongly consistent `GetItem`, optionally projected.
+    /// One strongly consistent `GetItem`, of only `attributes` when given.
     async fn read(
         &self,
         key: item::Item,
-        projection: Option<(&str, std::collections::HashMap<String, String>)>,
+        attributes: Option<&[&str]>,
     ) -> Result<Option<item::Item>, ApiError> {
-        let (expression, names) = projection.unzip();
+        let (expression, names) = attributes.map(item::projection).unzip();
         let found = self
             .client
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key))
-            .set_projection_expression(expression.map(str::to_owned))
+            .set_projection_expression(expression)
             .set_expression_attribute_names(names)
             .consistent_read(true)
             .send()
