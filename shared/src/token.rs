@@ -191,6 +191,7 @@ mod tests {
     use serde_json::{Value, json};
 
     const KEY: &str = "unit-test-signing-key-0123456789abcdef";
+    const OTHER_KEY: &str = "another-key-that-is-also-32-bytes-long";
 
     fn settings() -> TokenSettings {
         TokenSettings {
@@ -227,12 +228,19 @@ mod tests {
         .expect("signed")
     }
 
-    fn with(mut claims: Value, field: &str, value: Value) -> Value {
+    /// Signed exactly as the service signs: only the claims differ.
+    fn hs256(claims: &Value) -> String {
+        sign(claims, Algorithm::HS256, KEY)
+    }
+
+    fn with(claims: &Value, field: &str, value: Value) -> Value {
+        let mut claims = claims.clone();
         claims[field] = value;
         claims
     }
 
-    fn without(mut claims: Value, field: &str) -> Value {
+    fn without(claims: &Value, field: &str) -> Value {
+        let mut claims = claims.clone();
         claims.as_object_mut().expect("object").remove(field);
         claims
     }
@@ -271,11 +279,7 @@ mod tests {
     #[test]
     fn a_token_signed_by_hand_with_good_claims_verifies() {
         // Guards the negative tests below: they differ from this one in one thing each.
-        assert!(
-            service()
-                .verify(&sign(&good_claims(), Algorithm::HS256, KEY))
-                .is_ok()
-        );
+        assert!(service().verify(&hs256(&good_claims())).is_ok());
     }
 
     #[test]
@@ -285,7 +289,7 @@ mod tests {
         let good_token = sign(&good, Algorithm::HS256, KEY);
         let (head, rest) = good_token.split_once('.').expect("three parts");
         let (payload, signature) = rest.split_once('.').expect("three parts");
-        let other_payload = b64(with(good.clone(), "sub", json!("someone-else"))
+        let other_payload = b64(with(&good, "sub", json!("someone-else"))
             .to_string()
             .as_bytes());
         let none_header = b64(br#"{"alg":"none","typ":"JWT"}"#);
@@ -293,29 +297,15 @@ mod tests {
             ("empty", String::new()),
             ("garbage", "not-a-jwt".into()),
             ("two parts", format!("{head}.{payload}")),
-            (
-                "expired",
-                sign(
-                    &with(good.clone(), "exp", json!(now - 60)),
-                    Algorithm::HS256,
-                    KEY,
-                ),
-            ),
-            (
-                "not yet valid",
-                sign(
-                    &with(good.clone(), "nbf", json!(now + 60)),
-                    Algorithm::HS256,
-                    KEY,
-                ),
-            ),
+            ("expired", hs256(&with(&good, "exp", json!(now - 60)))),
+            ("not yet valid", hs256(&with(&good, "nbf", json!(now + 60)))),
             (
                 "tampered payload",
                 format!("{head}.{other_payload}.{signature}"),
             ),
             (
                 "tampered signature",
-                format!("{head}.{payload}.{}", b64(b"not the signature")),
+                format!("{head}.{payload}.{}", b64(b"not a signature")),
             ),
             ("alg none, unsigned", format!("{none_header}.{payload}.")),
             (
@@ -324,66 +314,20 @@ mod tests {
             ),
             ("wrong algorithm HS512", sign(&good, Algorithm::HS512, KEY)),
             ("wrong algorithm HS384", sign(&good, Algorithm::HS384, KEY)),
-            (
-                "wrong key",
-                sign(
-                    &good,
-                    Algorithm::HS256,
-                    "another-key-that-is-also-32-bytes-long",
-                ),
-            ),
-            (
-                "wrong issuer",
-                sign(
-                    &with(good.clone(), "iss", json!("evil")),
-                    Algorithm::HS256,
-                    KEY,
-                ),
-            ),
-            (
-                "wrong audience",
-                sign(
-                    &with(good.clone(), "aud", json!("evil")),
-                    Algorithm::HS256,
-                    KEY,
-                ),
-            ),
+            ("wrong key", sign(&good, Algorithm::HS256, OTHER_KEY)),
+            ("wrong issuer", hs256(&with(&good, "iss", json!("evil")))),
+            ("wrong audience", hs256(&with(&good, "aud", json!("evil")))),
             (
                 "string exp",
-                sign(
-                    &with(good.clone(), "exp", json!((now + 600).to_string())),
-                    Algorithm::HS256,
-                    KEY,
-                ),
+                hs256(&with(&good, "exp", json!((now + 600).to_string()))),
             ),
-            (
-                "missing exp",
-                sign(&without(good.clone(), "exp"), Algorithm::HS256, KEY),
-            ),
-            (
-                "missing nbf",
-                sign(&without(good.clone(), "nbf"), Algorithm::HS256, KEY),
-            ),
-            (
-                "missing iat",
-                sign(&without(good.clone(), "iat"), Algorithm::HS256, KEY),
-            ),
-            (
-                "missing iss",
-                sign(&without(good.clone(), "iss"), Algorithm::HS256, KEY),
-            ),
-            (
-                "missing aud",
-                sign(&without(good.clone(), "aud"), Algorithm::HS256, KEY),
-            ),
-            (
-                "missing sub",
-                sign(&without(good.clone(), "sub"), Algorithm::HS256, KEY),
-            ),
-            (
-                "missing jti",
-                sign(&without(good.clone(), "jti"), Algorithm::HS256, KEY),
-            ),
+            ("missing exp", hs256(&without(&good, "exp"))),
+            ("missing nbf", hs256(&without(&good, "nbf"))),
+            ("missing iat", hs256(&without(&good, "iat"))),
+            ("missing iss", hs256(&without(&good, "iss"))),
+            ("missing aud", hs256(&without(&good, "aud"))),
+            ("missing sub", hs256(&without(&good, "sub"))),
+            ("missing jti", hs256(&without(&good, "jti"))),
         ];
         let service = service();
         for (name, token) in cases {
@@ -394,18 +338,10 @@ mod tests {
     #[test]
     fn leeway_is_a_few_seconds_at_most() {
         let service = service();
-        let just_expired = with(good_claims(), "exp", json!(now() - 2));
-        assert!(
-            service
-                .verify(&sign(&just_expired, Algorithm::HS256, KEY))
-                .is_ok()
-        );
-        let long_expired = with(good_claims(), "exp", json!(now() - LEEWAY_SECONDS - 2));
-        assert!(
-            service
-                .verify(&sign(&long_expired, Algorithm::HS256, KEY))
-                .is_err()
-        );
+        let just_expired = with(&good_claims(), "exp", json!(now() - 2));
+        assert!(service.verify(&hs256(&just_expired)).is_ok());
+        let long_expired = with(&good_claims(), "exp", json!(now() - LEEWAY_SECONDS - 2));
+        assert!(service.verify(&hs256(&long_expired)).is_err());
     }
 
     #[test]
