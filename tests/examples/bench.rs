@@ -10,7 +10,9 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use shared::AppState;
 use shared::testing::{
     create_user, event, request, state, unique_email, with_header, with_json_body,
 };
@@ -19,18 +21,37 @@ const PASSWORD: &str = "correct horse battery staple";
 
 async fn measure<F, Fut>(runs: usize, mut run: F) -> Vec<Duration>
 where
-    F: FnMut(usize) -> Fut,
+    F: FnMut() -> Fut,
     Fut: Future<Output = ()>,
 {
-    run(usize::MAX).await; // warm-up
+    run().await; // warm-up
     let mut times = Vec::with_capacity(runs);
-    for i in 0..runs {
+    for _ in 0..runs {
         let started = Instant::now();
-        run(i).await;
+        run().await;
         times.push(started.elapsed());
     }
     times.sort();
     times
+}
+
+/// Times `handler` on the events `next_event` makes, checking each answer's status.
+async fn measure_handler(
+    state: &AppState,
+    runs: usize,
+    handler: impl AsyncFn(&AppState, Request) -> Result<Response<Body>, lambda_http::Error>,
+    expected_status: u16,
+    mut next_event: impl FnMut() -> Value,
+) -> Vec<Duration> {
+    measure(runs, || {
+        let request = request(&next_event());
+        let handler = &handler;
+        async move {
+            let response = handler(state, request).await.expect("never Err");
+            assert_eq!(response.status(), expected_status);
+        }
+    })
+    .await
 }
 
 fn row(name: &str, times: &[Duration]) {
@@ -51,60 +72,42 @@ async fn main() {
     println!("| operation | runs | p50 ms | p95 ms | max ms |");
     println!("|---|---|---|---|---|");
 
-    let hashes = measure(20, |_| async {
+    let hashes = measure(20, || async {
         let password = state.password_policy.parse(PASSWORD).expect("valid");
         shared::password::hash(password).await.expect("hash");
     })
     .await;
     row("argon2id hash (m=19456, t=2, p=1)", &hashes);
 
-    let registers = measure(30, |_| {
+    let registrations = measure_handler(&state, 30, register::handler, 201, || {
         let body = json!({"email": unique_email("bench"), "password": PASSWORD});
-        let request = request(&with_json_body(event("register/ok"), &body));
-        let state = &state;
-        async move {
-            let response = register::handler(state, request).await.expect("never Err");
-            assert_eq!(response.status(), 201);
-        }
+        with_json_body(event("register/ok"), &body)
     })
     .await;
-    row("POST /register (handler + DynamoDB)", &registers);
+    row("POST /register (handler + DynamoDB)", &registrations);
 
     let email = unique_email("bench-login");
     let user = create_user(&state, &email, PASSWORD).await;
-    let logins = measure(30, |_| {
-        let body = json!({"email": email, "password": PASSWORD});
-        let request = request(&with_json_body(event("login/ok"), &body));
-        let state = &state;
-        async move {
-            let response = login::handler(state, request).await.expect("never Err");
-            assert_eq!(response.status(), 200);
-        }
+    let logins = measure_handler(&state, 30, login::handler, 200, || {
+        with_json_body(
+            event("login/ok"),
+            &json!({"email": email, "password": PASSWORD}),
+        )
     })
     .await;
     row("POST /login, right password", &logins);
 
-    let unknown = measure(30, |_| {
+    let unknown = measure_handler(&state, 30, login::handler, 401, || {
         let body = json!({"email": unique_email("bench-nobody"), "password": PASSWORD});
-        let request = request(&with_json_body(event("login/ok"), &body));
-        let state = &state;
-        async move {
-            let response = login::handler(state, request).await.expect("never Err");
-            assert_eq!(response.status(), 401);
-        }
+        with_json_body(event("login/ok"), &body)
     })
     .await;
     row("POST /login, unknown email", &unknown);
 
     let token = state.tokens.issue(&user.id).expect("token");
     let bearer = format!("Bearer {}", token.expose_secret());
-    let profiles = measure(100, |_| {
-        let request = request(&with_header(event("profile/ok"), "authorization", &bearer));
-        let state = &state;
-        async move {
-            let response = profile::handler(state, request).await.expect("never Err");
-            assert_eq!(response.status(), 200);
-        }
+    let profiles = measure_handler(&state, 100, profile::handler, 200, || {
+        with_header(event("profile/ok"), "authorization", &bearer)
     })
     .await;
     row("GET /profile", &profiles);
