@@ -114,13 +114,31 @@ def profile(token: str | None = None, authorization: str | None = None) -> dict:
     return event("GET", "/profile", None, {"authorization": authorization} if authorization else {})
 
 
+# Client-controlled headers that made lambda_http 1.3.2 panic while converting the event
+# (issue 6): each is sent to every route.
+HOSTILE_HEADERS = {
+    "forwarded-proto-space": {"x-forwarded-proto": "a b"},
+    "forwarded-proto-digit": {"x-forwarded-proto": "1"},
+    "forwarded-proto-empty": {"x-forwarded-proto": ""},
+    "host-space": {"host": "exa mple.com"},
+    "host-open-bracket": {"host": "[::1"},
+    "host-port-out-of-range": {"host": "example.com:99999"},
+}
+
+
+def hostile(base: dict, headers: dict) -> dict:
+    payload = json.loads(json.dumps(base))
+    payload["headers"].update(headers)
+    return payload
+
+
 def all_events() -> dict[str, dict]:
     key = dev_key()
     other_key = b"some-other-key-that-is-at-least-32-bytes-long"
     password = "correct horse battery staple"
     good = jwt(claims(), key)
     head, payload, signature = good.split(".")
-    return {
+    events = {
         # POST /register
         "register/ok": post(
             "/register",
@@ -145,6 +163,38 @@ def all_events() -> dict[str, dict]:
         ),
         "register/too-large": post(
             "/register", {"email": "ada@example.com", "password": password, "name": "x" * 17000}
+        ),
+        "register/unknown-field": post(
+            "/register", {"email": "ada@example.com", "password": password, "nmae": "Ada"}
+        ),
+        "register/duplicate-key": post(
+            "/register",
+            '{"email": "ada@example.com", "password": "correct horse battery staple", '
+            '"email": "eve@example.com"}',
+        ),
+        "register/huge-number": post(
+            "/register", '{"email": "ada@example.com", "password": ' + "9" * 360 + "}"
+        ),
+        "register/gzip-encoded": post(
+            "/register",
+            {"email": "ada@example.com", "password": password},
+            **{"content-encoding": "gzip"},
+        ),
+        "register/common-password": post(
+            "/register", {"email": "ada@example.com", "password": "Password1"}
+        ),
+        "register/password-is-email": post(
+            "/register", {"email": "ada.lovelace@example.com", "password": "Ada.Lovelace"}
+        ),
+        "register/invisible-name": post(
+            "/register",
+            {"email": "ada@example.com", "password": password, "name": "Ada\u202egnp.exe"},
+        ),
+        "register/ip-address-email": post(
+            "/register", {"email": "rt@127.0.0.1", "password": password}
+        ),
+        "register/idn-email": post(
+            "/register", {"email": "IDN@Bücher.example", "password": password}
         ),
         # POST /login
         "login/ok": post("/login", {"email": "ADA.LOVELACE@example.com", "password": password}),
@@ -174,7 +224,26 @@ def all_events() -> dict[str, dict]:
         "profile/wrong-audience-token": profile(jwt(claims(aud="someone-else"), key)),
         "profile/string-exp-token": profile(jwt(claims(exp=str(FAR_FUTURE)), key)),
         "profile/unknown-user-token": profile(good),
+        # API Gateway joins a repeated header with commas.
+        "profile/two-authorization-headers": profile(authorization=f"Bearer {good}, Bearer {good}"),
+        "profile/odd-query-string": {
+            **profile(good),
+            "rawQueryString": "q=a b&%zz=ü&x=\"<>\\^`{|}",
+        },
     }
+    events["register/invalid-base64-body"] = {
+        **post("/register", {"email": "ada@example.com", "password": password}),
+        "body": "not base64!",
+        "isBase64Encoded": True,
+    }
+    for route, base in [
+        ("register", events["register/ok"]),
+        ("login", events["login/ok"]),
+        ("profile", events["profile/unknown-user-token"]),
+    ]:
+        for trigger, headers in HOSTILE_HEADERS.items():
+            events[f"{route}/hostile-{trigger}"] = hostile(base, headers)
+    return events
 
 
 def main() -> None:

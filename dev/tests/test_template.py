@@ -205,7 +205,7 @@ def test_environment_variables_are_the_ones_the_code_reads_and_all_documented():
 
 EXPECTED_DYNAMODB_ACTIONS = {
     "register": {"dynamodb:PutItem"},
-    "login": {"dynamodb:GetItem"},
+    "login": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"},
     "profile": {"dynamodb:GetItem"},
 }
 
@@ -240,6 +240,20 @@ def test_each_function_has_least_privilege_iam():
             if "secretsmanager:GetSecretValue" in actions:
                 assert resources == [{"Ref": "TokenSigningKey"}], binary
         assert dynamodb == EXPECTED_DYNAMODB_ACTIONS[binary], binary
+
+
+def test_login_writes_only_login_throttle_items():
+    role = TEMPLATE["Resources"]["LoginRole"]
+    writes = [
+        s for s in _statements(role)
+        if set(_as_list(s["Action"])) & {"dynamodb:PutItem", "dynamodb:DeleteItem"}
+    ]
+    assert len(writes) == 1
+    assert writes[0]["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["THROTTLE#*"]}
+    }
+    # The Rust side writes exactly that prefix.
+    assert 'format!("THROTTLE#{subject}")' in (ROOT / "shared/src/store/item.rs").read_text()
 
 
 def test_every_log_group_has_the_retention_parameter():

@@ -26,6 +26,12 @@ pub const ACCESS_TOKEN_TTL_SECONDS: &str = "ACCESS_TOKEN_TTL_SECONDS";
 pub const PASSWORD_MIN_LENGTH: &str = "PASSWORD_MIN_LENGTH";
 /// Budget for one DynamoDB operation, retries included, in ms. Default 3000, range 100..=20000.
 pub const DYNAMODB_TIMEOUT_MS: &str = "DYNAMODB_TIMEOUT_MS";
+/// Consecutive failed logins for one email before it is throttled. Default 5, range 1..=100.
+pub const LOGIN_THROTTLE_THRESHOLD: &str = "LOGIN_THROTTLE_THRESHOLD";
+/// The first throttle delay in seconds, doubled on each further failure. Default 1, 1..=3600.
+pub const LOGIN_THROTTLE_BASE_DELAY_SECONDS: &str = "LOGIN_THROTTLE_BASE_DELAY_SECONDS";
+/// The longest throttle delay in seconds. Default 900, range 1..=86400, at least the base.
+pub const LOGIN_THROTTLE_MAX_DELAY_SECONDS: &str = "LOGIN_THROTTLE_MAX_DELAY_SECONDS";
 
 /// Where the token signing key comes from.
 #[derive(Debug)]
@@ -53,6 +59,30 @@ pub struct Config {
     pub password_min_length: usize,
     /// See [`DYNAMODB_TIMEOUT_MS`].
     pub dynamodb_timeout: Duration,
+    /// See [`LOGIN_THROTTLE_THRESHOLD`] and the two delay variables.
+    pub login_throttle: ThrottleSettings,
+}
+
+/// Per-email login backoff: after `threshold` consecutive failures, each further attempt waits
+/// `base_delay` doubled for every failure beyond the threshold, at most `max_delay`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleSettings {
+    /// See [`LOGIN_THROTTLE_THRESHOLD`].
+    pub threshold: u32,
+    /// See [`LOGIN_THROTTLE_BASE_DELAY_SECONDS`].
+    pub base_delay: Duration,
+    /// See [`LOGIN_THROTTLE_MAX_DELAY_SECONDS`].
+    pub max_delay: Duration,
+}
+
+impl Default for ThrottleSettings {
+    fn default() -> Self {
+        Self {
+            threshold: 5,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(900),
+        }
+    }
 }
 
 /// A configuration problem, naming the variable.
@@ -123,8 +153,39 @@ impl Config {
                 3_000,
                 100..=20_000,
             )?),
+            login_throttle: throttle_settings(&get)?,
         })
     }
+}
+
+fn throttle_settings(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<ThrottleSettings, ConfigError> {
+    let defaults = ThrottleSettings::default();
+    let threshold = number(get, LOGIN_THROTTLE_THRESHOLD, defaults.threshold, 1..=100)?;
+    let base = number(
+        get,
+        LOGIN_THROTTLE_BASE_DELAY_SECONDS,
+        defaults.base_delay.as_secs(),
+        1..=3_600,
+    )?;
+    let max = number(
+        get,
+        LOGIN_THROTTLE_MAX_DELAY_SECONDS,
+        defaults.max_delay.as_secs(),
+        1..=86_400,
+    )?;
+    if max < base {
+        return Err(ConfigError::Invalid {
+            name: LOGIN_THROTTLE_MAX_DELAY_SECONDS,
+            reason: format!("must be at least {LOGIN_THROTTLE_BASE_DELAY_SECONDS}"),
+        });
+    }
+    Ok(ThrottleSettings {
+        threshold,
+        base_delay: Duration::from_secs(base),
+        max_delay: Duration::from_secs(max),
+    })
 }
 
 fn number<T>(
@@ -179,6 +240,9 @@ mod tests {
         assert_eq!(config.access_token_ttl, Duration::from_secs(900));
         assert_eq!(config.password_min_length, 8);
         assert_eq!(config.dynamodb_timeout, Duration::from_millis(3000));
+        assert_eq!(config.login_throttle, ThrottleSettings::default());
+        assert_eq!(config.login_throttle.threshold, 5);
+        assert_eq!(config.login_throttle.max_delay, Duration::from_secs(900));
         assert!(matches!(config.signing_key, KeySource::Inline(_)));
     }
 
@@ -215,6 +279,9 @@ mod tests {
             (ACCESS_TOKEN_TTL_SECONDS, "15m"),
             (ACCESS_TOKEN_TTL_SECONDS, "-1"),
             (DYNAMODB_TIMEOUT_MS, "50"),
+            (LOGIN_THROTTLE_THRESHOLD, "101"),
+            (LOGIN_THROTTLE_BASE_DELAY_SECONDS, "3601"),
+            (LOGIN_THROTTLE_MAX_DELAY_SECONDS, "86401"),
         ] {
             let mut vars = MINIMAL.to_vec();
             vars.push((name, value));
@@ -228,6 +295,24 @@ mod tests {
         let mut vars = MINIMAL.to_vec();
         vars.push((PASSWORD_MIN_LENGTH, "12"));
         assert_eq!(config(&vars).expect("valid").password_min_length, 12);
+    }
+
+    #[test]
+    fn the_throttle_cap_cannot_be_below_its_first_delay() {
+        let mut vars = MINIMAL.to_vec();
+        vars.push((LOGIN_THROTTLE_BASE_DELAY_SECONDS, "60"));
+        vars.push((LOGIN_THROTTLE_MAX_DELAY_SECONDS, "30"));
+        let error = config(&vars).expect_err("invalid").to_string();
+        assert!(
+            error.starts_with(LOGIN_THROTTLE_MAX_DELAY_SECONDS),
+            "{error}"
+        );
+        vars.pop();
+        vars.push((LOGIN_THROTTLE_MAX_DELAY_SECONDS, "60"));
+        assert_eq!(
+            config(&vars).expect("valid").login_throttle.base_delay,
+            Duration::from_secs(60)
+        );
     }
 
     #[test]

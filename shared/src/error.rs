@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::error::Error as StdError;
 
-use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
@@ -18,12 +18,16 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 pub const RETRY_AFTER_SECONDS: u32 = 1;
 
 /// Field name → what is wrong with it. Messages never echo the submitted value.
-pub type FieldErrors = BTreeMap<&'static str, String>;
+pub type FieldErrors = BTreeMap<String, String>;
 
 /// Everything that can go wrong in a request. The doc comment of each variant names its status.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// 400 `malformed_json`: the body is not syntactically valid JSON.
+    /// 400 `bad_request`: the event could not be made into an HTTP request (an unusable path or
+    /// an undecodable body); refused before any handler runs.
+    #[error("The request could not be understood.")]
+    BadRequest,
+    /// 400 `malformed_json`: the body is not syntactically valid JSON, or has a key twice.
     #[error("The request body is not valid JSON.")]
     MalformedJson,
     /// 400 `validation_failed`: the JSON is well formed but fields are missing, of the wrong type
@@ -33,18 +37,20 @@ pub enum ApiError {
     /// 401 `invalid_credentials`: unknown email or wrong password; deliberately indistinguishable.
     #[error("The email or password is incorrect.")]
     InvalidCredentials,
-    /// 401 `missing_token`: no `Authorization: Bearer` token on a route that needs one.
+    /// 401 `missing_token`: no `Authorization` header, or one with another scheme than `Bearer`,
+    /// on a route that needs a token.
     #[error("This endpoint requires a bearer token.")]
     MissingToken,
-    /// 401 `invalid_token`: the token is malformed, expired, not yet valid, badly signed, for
-    /// another issuer or audience, or its user no longer exists.
+    /// 401 `invalid_token`: the bearer token is malformed, expired, not yet valid, badly signed,
+    /// for another issuer or audience, or its user no longer exists; or `Authorization` was sent
+    /// more than once.
     #[error("The access token is invalid or has expired.")]
     InvalidToken,
     /// 405 `method_not_allowed`: the route exists but not with this method.
     #[error("This method is not allowed on this route.")]
     MethodNotAllowed {
         /// The method the route does accept (sent back in `Allow`).
-        allow: &'static str,
+        allow: Method,
     },
     /// 409 `email_taken`: an account with this email (in any letter case) already exists.
     #[error("An account with this email already exists.")]
@@ -52,9 +58,17 @@ pub enum ApiError {
     /// 413 `payload_too_large`: the body is over [`crate::http::MAX_BODY_BYTES`].
     #[error("The request body is too large.")]
     PayloadTooLarge,
-    /// 415 `unsupported_media_type`: the body is not sent as `application/json`.
-    #[error("The request body must be sent as application/json.")]
+    /// 415 `unsupported_media_type`: the body is not sent as `application/json`, or with a
+    /// `Content-Encoding` other than `identity`.
+    #[error("The request body must be sent as application/json, without content encoding.")]
     UnsupportedMediaType,
+    /// 429 `too_many_attempts`: too many failed sign-ins for this email; retry after
+    /// `Retry-After` seconds. Answered alike whether or not the account exists.
+    #[error("Too many failed attempts. Please wait before trying again.")]
+    TooManyAttempts {
+        /// Seconds until the next attempt is allowed (sent as `Retry-After`).
+        retry_after: u64,
+    },
     /// 503 `service_unavailable`: the database throttled, timed out or is unreachable. Retryable;
     /// the response carries `Retry-After`.
     #[error("The service is temporarily unavailable. Please retry shortly.")]
@@ -73,7 +87,7 @@ impl ApiError {
     /// The HTTP status this error maps to.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MalformedJson | Self::Validation(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest | Self::MalformedJson | Self::Validation(_) => StatusCode::BAD_REQUEST,
             Self::InvalidCredentials | Self::MissingToken | Self::InvalidToken => {
                 StatusCode::UNAUTHORIZED
             }
@@ -81,6 +95,7 @@ impl ApiError {
             Self::EmailTaken => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -89,6 +104,7 @@ impl ApiError {
     /// The stable, machine-readable code clients match on (listed in the README).
     pub fn code(&self) -> &'static str {
         match self {
+            Self::BadRequest => "bad_request",
             Self::MalformedJson => "malformed_json",
             Self::Validation(_) => "validation_failed",
             Self::InvalidCredentials => "invalid_credentials",
@@ -98,6 +114,7 @@ impl ApiError {
             Self::EmailTaken => "email_taken",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::TooManyAttempts { .. } => "too_many_attempts",
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -130,7 +147,12 @@ impl ApiError {
                 );
             }
             Self::MethodNotAllowed { allow } => {
-                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+                if let Ok(allow) = HeaderValue::from_str(allow.as_str()) {
+                    headers.insert(header::ALLOW, allow);
+                }
+            }
+            Self::TooManyAttempts { retry_after } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
             Self::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
@@ -173,20 +195,56 @@ mod tests {
         (status, headers, body)
     }
 
+    /// One value of every variant. A variant left out here fails
+    /// `every_variant_is_sampled_documented_and_mapped` below, which reads the enum's source.
     fn every_variant() -> Vec<ApiError> {
         vec![
+            ApiError::BadRequest,
             ApiError::MalformedJson,
-            ApiError::Validation(FieldErrors::from([("email", "is required".to_owned())])),
+            ApiError::Validation(FieldErrors::from([("email".into(), "is required".into())])),
             ApiError::InvalidCredentials,
             ApiError::MissingToken,
             ApiError::InvalidToken,
-            ApiError::MethodNotAllowed { allow: "POST" },
+            ApiError::MethodNotAllowed {
+                allow: Method::POST,
+            },
             ApiError::EmailTaken,
             ApiError::PayloadTooLarge,
             ApiError::UnsupportedMediaType,
+            ApiError::TooManyAttempts { retry_after: 4 },
             ApiError::Unavailable("throttled".into()),
             ApiError::Internal("boom".into()),
         ]
+    }
+
+    /// `(variant name, status, code)` for each variant of the enum as written in this file: the
+    /// first doc line of each variant reads "NNN `code`: ...".
+    fn declared_variants() -> Vec<(String, u16, String)> {
+        let source = include_str!("error.rs");
+        let body = source
+            .split_once("pub enum ApiError {")
+            .and_then(|(_, rest)| rest.split_once("\n}\n"))
+            .map(|(body, _)| body)
+            .expect("the enum is in this file");
+        let mut declared = Vec::new();
+        let mut doc: Option<&str> = None;
+        for line in body.lines().map(str::trim) {
+            if let Some(text) = line.strip_prefix("/// ") {
+                doc.get_or_insert(text);
+            } else if line.starts_with(|c: char| c.is_ascii_uppercase()) {
+                let name: String = line
+                    .chars()
+                    .take_while(char::is_ascii_alphanumeric)
+                    .collect();
+                let text = doc.take().expect("every variant has a doc comment");
+                let (status, rest) = text.split_once(' ').expect("/// NNN `code`: ...");
+                let code = rest.split('`').nth(1).expect("a `code`");
+                declared.push((name, status.parse().expect("a status"), code.to_owned()));
+            } else if line.starts_with(|c: char| c.is_ascii_lowercase()) {
+                doc = None; // a field of a struct variant, with its own doc comment
+            }
+        }
+        declared
     }
 
     #[test]
@@ -204,8 +262,8 @@ mod tests {
     #[test]
     fn validation_errors_carry_field_details() {
         let fields = FieldErrors::from([
-            ("email", "is required".to_owned()),
-            ("password", "must be a string".to_owned()),
+            ("email".into(), "is required".into()),
+            ("password".into(), "must be a string".into()),
         ]);
         let (status, _, body) = rendered(ApiError::Validation(fields));
         assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -217,25 +275,45 @@ mod tests {
     }
 
     #[test]
-    fn status_mapping_matches_the_documented_table() {
-        let expected = [
-            ("malformed_json", 400),
-            ("validation_failed", 400),
-            ("invalid_credentials", 401),
-            ("missing_token", 401),
-            ("invalid_token", 401),
-            ("method_not_allowed", 405),
-            ("email_taken", 409),
-            ("payload_too_large", 413),
-            ("unsupported_media_type", 415),
-            ("service_unavailable", 503),
-            ("internal_error", 500),
-        ];
-        let actual: Vec<_> = every_variant()
+    fn every_variant_is_sampled_documented_and_mapped() {
+        let sampled: Vec<_> = every_variant()
             .iter()
-            .map(|e| (e.code(), e.status().as_u16()))
+            .map(|error| {
+                let debug = format!("{error:?}");
+                let name: String = debug
+                    .chars()
+                    .take_while(char::is_ascii_alphanumeric)
+                    .collect();
+                (name, error.status().as_u16(), error.code().to_owned())
+            })
             .collect();
-        assert_eq!(actual, expected);
+        let declared = declared_variants();
+        assert!(declared.len() >= 13, "parsed {declared:?}");
+        assert_eq!(
+            sampled, declared,
+            "samples vs the enum's variants and doc comments"
+        );
+    }
+
+    #[test]
+    fn the_readme_error_table_lists_exactly_these_codes_and_statuses() {
+        let readme = include_str!("../../README.md");
+        let mut documented: Vec<(u16, String)> = readme
+            .lines()
+            .filter_map(|line| {
+                let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+                let status = cells.get(1)?.parse::<u16>().ok()?;
+                let code = cells.get(2)?.strip_prefix('`')?.strip_suffix('`')?;
+                Some((status, code.to_owned()))
+            })
+            .collect();
+        let mut actual: Vec<(u16, String)> = every_variant()
+            .iter()
+            .map(|e| (e.status().as_u16(), e.code().to_owned()))
+            .collect();
+        documented.sort();
+        actual.sort();
+        assert_eq!(documented, actual);
     }
 
     #[test]
@@ -277,8 +355,16 @@ mod tests {
     }
 
     #[test]
+    fn too_many_attempts_says_when_to_retry() {
+        let (status, headers, body) = rendered(ApiError::TooManyAttempts { retry_after: 8 });
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(headers[header::RETRY_AFTER], "8");
+        assert_eq!(body["error"]["code"], "too_many_attempts");
+    }
+
+    #[test]
     fn method_not_allowed_names_the_allowed_method() {
-        let (_, headers, _) = rendered(ApiError::MethodNotAllowed { allow: "GET" });
+        let (_, headers, _) = rendered(ApiError::MethodNotAllowed { allow: Method::GET });
         assert_eq!(headers[header::ALLOW], "GET");
     }
 }

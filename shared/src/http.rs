@@ -5,11 +5,12 @@ use std::fmt::Display;
 use std::future::Future;
 use std::time::Instant;
 
-use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use tracing::Instrument;
 
 use crate::error::{ApiError, FieldErrors};
@@ -19,15 +20,11 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// Runs one request through `handle` and always answers with an HTTP response.
 ///
-/// This is the single place where an [`ApiError`] becomes a response: `lambda_http` would turn an
-/// `Err` into a Lambda invocation error (a bare 500 from the HTTP API), so this function never
-/// returns one. It also checks the method (a 405 for anything but `method`) and writes one log
-/// line per request with the status and latency; it never logs headers or bodies.
-pub async fn serve<F, Fut>(
-    request: Request,
-    method: &'static str,
-    handle: F,
-) -> Result<Response<Body>, lambda_http::Error>
+/// This is the single place where an [`ApiError`] becomes a response (`lambda_http` would turn
+/// an `Err` into a Lambda invocation error, a bare 500 from the HTTP API). It also checks the
+/// method (a 405 for anything but `method`) and writes one log line per request with the status
+/// and latency; it never logs headers or bodies. [`crate::runtime::respond`] calls it.
+pub async fn serve<F, Fut>(request: Request, method: Method, handle: F) -> Response<Body>
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Result<Response<Body>, ApiError>>,
@@ -40,7 +37,7 @@ where
         apigw_request_id = api_gateway_request_id(&request).unwrap_or("-"),
     );
     async move {
-        let result = if request.method().as_str() == method {
+        let result = if request.method() == method {
             handle(request).await
         } else {
             Err(ApiError::MethodNotAllowed { allow: method })
@@ -54,7 +51,7 @@ where
             latency_ms = started.elapsed().as_millis() as u64,
             "request completed"
         );
-        Ok(response)
+        response
     }
     .instrument(span)
     .await
@@ -69,7 +66,7 @@ fn api_gateway_request_id(request: &Request) -> Option<&str> {
 }
 
 /// Server errors are logged with their whole cause chain; client errors only by code.
-fn log_error(error: &ApiError) {
+pub(crate) fn log_error(error: &ApiError) {
     if error.status().is_server_error() {
         let mut causes = Vec::new();
         let mut source = std::error::Error::source(error);
@@ -114,14 +111,23 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body
 ///
 /// `build` pulls each field through [`JsonFields::required`] / [`JsonFields::optional`]; every
 /// problem is collected, so a client learns about all bad fields at once (400
-/// `validation_failed` with `details`). Wrong content type is 415, oversize 413, and a body that
-/// is not JSON 400 `malformed_json`.
+/// `validation_failed` with `details`): missing, mistyped or invalid fields, fields `build` did
+/// not ask for (a typo such as `nmae` is refused, not dropped), and a key given twice (never
+/// "last one wins"). A wrong content type or any `Content-Encoding` is 415, oversize 413, and
+/// a body that is not JSON 400 `malformed_json`. Valid JSON of the wrong shape, such as a
+/// 360-digit number where a string belongs, is a validation error, not malformed.
 pub fn parse_json_body<T>(
     request: &Request,
     build: impl FnOnce(&mut JsonFields) -> Option<T>,
 ) -> Result<T, ApiError> {
     let mut fields = JsonFields::from_request(request)?;
     let value = build(&mut fields);
+    for unknown in std::mem::take(&mut fields.fields).into_keys() {
+        fields
+            .errors
+            .entry(unknown)
+            .or_insert_with(|| "is not a known field".to_owned());
+    }
     match (value, fields.errors.is_empty()) {
         (Some(value), true) => Ok(value),
         (_, false) => Err(ApiError::Validation(fields.errors)),
@@ -131,33 +137,45 @@ pub fn parse_json_body<T>(
     }
 }
 
-/// The fields of a JSON object body, and the problems found in them so far.
+/// The fields of a JSON object body not yet taken, and the problems found so far.
 #[derive(Debug)]
 pub struct JsonFields {
-    object: Map<String, Value>,
+    fields: std::collections::BTreeMap<String, Box<RawValue>>,
     errors: FieldErrors,
 }
 
 impl JsonFields {
     fn from_request(request: &Request) -> Result<Self, ApiError> {
-        if !is_json_content_type(request) {
+        if !is_json_content_type(request) || has_content_encoding(request) {
             return Err(ApiError::UnsupportedMediaType);
         }
         let bytes: &[u8] = request.body().as_ref();
         if bytes.len() > MAX_BODY_BYTES {
             return Err(ApiError::PayloadTooLarge);
         }
-        match serde_json::from_slice::<Value>(bytes) {
-            Ok(Value::Object(object)) => Ok(Self {
-                object,
-                errors: FieldErrors::new(),
-            }),
-            Ok(_) => Err(ApiError::Validation(FieldErrors::from([(
-                "body",
+        // Syntax first, without converting numbers (so no "number out of range" for valid JSON).
+        let raw: &RawValue = serde_json::from_slice(bytes).map_err(|_| ApiError::MalformedJson)?;
+        if !raw.get().starts_with('{') {
+            return Err(ApiError::Validation(FieldErrors::from([(
+                "body".to_owned(),
                 "must be a JSON object".to_owned(),
-            )]))),
-            Err(_) => Err(ApiError::MalformedJson),
+            )])));
         }
+        let Members(members) =
+            serde_json::from_str(raw.get()).map_err(|_| ApiError::MalformedJson)?;
+        let mut fields = std::collections::BTreeMap::new();
+        let mut errors = FieldErrors::new();
+        for (name, value) in members {
+            match fields.entry(name) {
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert(value);
+                }
+                std::collections::btree_map::Entry::Occupied(slot) => {
+                    errors.insert(slot.key().clone(), "is given more than once".to_owned());
+                }
+            }
+        }
+        Ok(Self { fields, errors })
     }
 
     /// A string field that must be present; `parse` turns it into a domain value.
@@ -166,14 +184,8 @@ impl JsonFields {
         name: &'static str,
         parse: impl FnOnce(&str) -> Result<T, E>,
     ) -> Option<T> {
-        match self.object.get(name) {
-            None | Some(Value::Null) => self.reject(name, "is required"),
-            Some(Value::String(raw)) => match parse(raw) {
-                Ok(value) => Some(value),
-                Err(problem) => self.reject(name, problem),
-            },
-            Some(_) => self.reject(name, "must be a string"),
-        }
+        let raw = self.fields.remove(name);
+        self.string(name, raw.as_deref(), parse)
     }
 
     /// A string field that may be absent or `null`.
@@ -182,15 +194,60 @@ impl JsonFields {
         name: &'static str,
         parse: impl FnOnce(&str) -> Result<T, E>,
     ) -> Option<Option<T>> {
-        match self.object.get(name) {
-            None | Some(Value::Null) => Some(None),
-            Some(_) => self.required(name, parse).map(Some),
+        match self.fields.remove(name) {
+            None => Some(None),
+            Some(raw) if raw.get() == "null" => Some(None),
+            Some(raw) => self.string(name, Some(&raw), parse).map(Some),
+        }
+    }
+
+    fn string<T, E: Display>(
+        &mut self,
+        name: &'static str,
+        raw: Option<&RawValue>,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
+        if self.errors.contains_key(name) {
+            return None; // given twice: already reported
+        }
+        let Some(raw) = raw.filter(|raw| raw.get() != "null") else {
+            return self.reject(name, "is required");
+        };
+        match serde_json::from_str::<String>(raw.get()) {
+            Ok(text) => match parse(&text) {
+                Ok(value) => Some(value),
+                Err(problem) => self.reject(name, problem),
+            },
+            Err(_) => self.reject(name, "must be a string"),
         }
     }
 
     fn reject<T>(&mut self, name: &'static str, problem: impl Display) -> Option<T> {
-        self.errors.insert(name, problem.to_string());
+        self.errors.insert(name.to_owned(), problem.to_string());
         None
+    }
+}
+
+/// An object's members in order, duplicates kept, values unparsed.
+struct Members(Vec<(String, Box<RawValue>)>);
+
+impl<'de> Deserialize<'de> for Members {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MembersVisitor;
+        impl<'de> Visitor<'de> for MembersVisitor {
+            type Value = Members;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry::<String, Box<RawValue>>()? {
+                    members.push(member);
+                }
+                Ok(Members(members))
+            }
+        }
+        deserializer.deserialize_map(MembersVisitor)
     }
 }
 
@@ -201,6 +258,21 @@ fn is_json_content_type(request: &Request) -> bool {
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.split(';').next())
         .is_some_and(|media_type| media_type.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// Bodies are read as sent: any `Content-Encoding` but `identity` (gzip, br, ...) is refused.
+fn has_content_encoding(request: &Request) -> bool {
+    request
+        .headers()
+        .get_all(header::CONTENT_ENCODING)
+        .iter()
+        .any(|value| {
+            value.to_str().map_or(true, |value| {
+                value
+                    .split(',')
+                    .any(|coding| !coding.trim().eq_ignore_ascii_case("identity"))
+            })
+        })
 }
 
 #[cfg(test)]
@@ -218,10 +290,21 @@ mod tests {
         builder.body(Body::from(body)).expect("valid request")
     }
 
+    fn json(body: &str) -> Request {
+        request(Some("application/json"), body)
+    }
+
     fn name_only(request: &Request) -> Result<String, ApiError> {
         parse_json_body(request, |f| {
             f.required("name", |s| Ok::<_, Infallible>(s.to_owned()))
         })
+    }
+
+    fn details(result: Result<impl std::fmt::Debug, ApiError>) -> FieldErrors {
+        match result {
+            Err(ApiError::Validation(details)) => details,
+            other => panic!("expected a validation error, got {other:?}"),
+        }
     }
 
     #[test]
@@ -242,18 +325,39 @@ mod tests {
     }
 
     #[test]
+    fn content_encodings_other_than_identity_are_415() {
+        for (encoding, accepted) in [
+            ("gzip", false),
+            ("br", false),
+            ("identity, gzip", false),
+            ("identity", true),
+            ("Identity", true),
+        ] {
+            let mut req = json(r#"{"name":"a"}"#);
+            req.headers_mut()
+                .insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
+            let result = name_only(&req);
+            assert_eq!(result.is_ok(), accepted, "{encoding}: {result:?}");
+            if !accepted {
+                assert!(matches!(result, Err(ApiError::UnsupportedMediaType)));
+            }
+        }
+    }
+
+    #[test]
     fn bodies_over_the_limit_are_413() {
         let big = format!(r#"{{"name":"{}"}}"#, "a".repeat(MAX_BODY_BYTES));
-        let req = request(Some("application/json"), &big);
-        assert!(matches!(name_only(&req), Err(ApiError::PayloadTooLarge)));
+        assert!(matches!(
+            name_only(&json(&big)),
+            Err(ApiError::PayloadTooLarge)
+        ));
     }
 
     #[test]
     fn broken_or_empty_json_is_malformed() {
-        for body in ["{", "", "nope", "{\"name\": \"a\",}"] {
-            let req = request(Some("application/json"), body);
+        for body in ["{", "", "nope", "{\"name\": \"a\",}", "{\"name\": 01}"] {
             assert!(
-                matches!(name_only(&req), Err(ApiError::MalformedJson)),
+                matches!(name_only(&json(body)), Err(ApiError::MalformedJson)),
                 "{body}"
             );
         }
@@ -261,38 +365,88 @@ mod tests {
 
     #[test]
     fn non_objects_missing_and_mistyped_fields_are_validation_errors() {
+        let huge_number = "9".repeat(360);
+        let huge = format!(r#"{{"name":{huge_number}}}"#);
+        let huge_float = format!(r#"{{"name":1e{huge_number}}}"#);
         let cases = [
             ("[1,2]", "body", "must be a JSON object"),
+            ("12", "body", "must be a JSON object"),
             ("{}", "name", "is required"),
             (r#"{"name":null}"#, "name", "is required"),
             (r#"{"name":12345678}"#, "name", "must be a string"),
+            (huge.as_str(), "name", "must be a string"),
+            (huge_float.as_str(), "name", "must be a string"),
+            (r#"{"name":{"a":1,"a":2}}"#, "name", "must be a string"),
         ];
         for (body, field, problem) in cases {
-            let req = request(Some("application/json"), body);
-            match name_only(&req) {
-                Err(ApiError::Validation(details)) => assert_eq!(details[field], problem),
-                other => panic!("{body}: expected validation error, got {other:?}"),
-            }
+            assert_eq!(details(name_only(&json(body)))[field], problem, "{body}");
         }
     }
 
     #[test]
-    fn every_bad_field_is_reported_at_once_without_echoing_values() {
-        let req = request(
-            Some("application/json"),
-            r#"{"a": 5, "b": "hunter2-secret"}"#,
+    fn unknown_fields_are_named_not_dropped() {
+        let found = details(name_only(&json(r#"{"name":"a","nmae":"b","x":1}"#)));
+        assert_eq!(
+            found,
+            FieldErrors::from([
+                ("nmae".into(), "is not a known field".into()),
+                ("x".into(), "is not a known field".into()),
+            ])
         );
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused_whatever_its_values() {
+        for body in [
+            r#"{"name":"a","name":"b"}"#,
+            r#"{"name":"a","name":"a"}"#,
+            r#"{"name":"a","name":null}"#,
+        ] {
+            let found = details(name_only(&json(body)));
+            assert_eq!(
+                found,
+                FieldErrors::from([("name".into(), "is given more than once".into())]),
+                "{body}"
+            );
+        }
+    }
+
+    /// Secrets in every kind of bad field: a refused value, a wrong type, an unknown field, a
+    /// duplicate. The framework's own messages must carry none of them.
+    #[test]
+    fn every_bad_field_is_reported_at_once_without_echoing_values() {
+        let req = json(
+            r#"{"a": {"pw": "hunter2-a"}, "b": "hunter2-b", "c": 987654321,
+                "d": "hunter2-d", "d": "hunter2-d2", "zz": "hunter2-zz"}"#,
+        );
+        let mut seen = None;
         let result = parse_json_body(&req, |f| {
             let a = f.required("a", |s| Ok::<_, Infallible>(s.to_owned()));
-            let b = f.required("b", |_| Err::<String, _>("is too weak"));
-            let c = f.optional("c", |s| Ok::<_, Infallible>(s.to_owned()));
-            Some((a?, b?, c?))
+            let b = f.required("b", |s| {
+                seen = Some(s.to_owned());
+                Err::<String, _>("is too weak")
+            });
+            let c = f.required("c", |s| Ok::<_, Infallible>(s.to_owned()));
+            let d = f.optional("d", |s| Ok::<_, Infallible>(s.to_owned()));
+            Some((a?, b?, c?, d?))
         });
-        let Err(ApiError::Validation(details)) = result else {
-            panic!("expected validation error");
-        };
-        assert_eq!(details.len(), 2);
-        assert!(!format!("{details:?}").contains("hunter2"));
+        assert_eq!(
+            seen.as_deref(),
+            Some("hunter2-b"),
+            "the parser got the value"
+        );
+        let details = details(result);
+        assert_eq!(
+            details.keys().collect::<Vec<_>>(),
+            ["a", "b", "c", "d", "zz"],
+            "all at once"
+        );
+        let rendered = ApiError::Validation(details).into_response();
+        let body = std::str::from_utf8(rendered.body().as_ref()).expect("utf-8");
+        assert!(
+            !body.contains("hunter2") && !body.contains("987654321"),
+            "{body}"
+        );
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! Each module does one job; a function crate wires them together in a few lines:
 //! [`state::AppState`] (built once per cold start) holds the [`store::UserStore`], the
-//! [`token::TokenService`] and the [`password`] hasher; [`http::serve`] is the one place a
+//! [`token::TokenService`] and the [`password`] hasher; [`runtime::run`] is every function's
+//! `main`, [`runtime::respond`] every function's handler, and [`http::serve`] the one place a
 //! handler's `Result` becomes an HTTP response.
 
 pub mod auth;
@@ -11,6 +12,7 @@ pub mod email;
 pub mod error;
 pub mod http;
 pub mod password;
+pub mod runtime;
 pub mod state;
 pub mod store;
 pub mod telemetry;

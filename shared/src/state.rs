@@ -12,7 +12,7 @@ use crate::config::{
     Config, ConfigError, KeySource, TOKEN_SIGNING_KEY, TOKEN_SIGNING_KEY_SECRET_ARN,
 };
 use crate::password::PasswordPolicy;
-use crate::store::UserStore;
+use crate::store::{LoginThrottle, UserStore};
 use crate::token::{KeyTooShort, SigningKey, TokenService, TokenSettings};
 
 /// The shared state of one function instance.
@@ -20,6 +20,8 @@ use crate::token::{KeyTooShort, SigningKey, TokenService, TokenSettings};
 pub struct AppState {
     /// Users in DynamoDB.
     pub users: UserStore,
+    /// Per-email login backoff, in the same table.
+    pub login_throttle: LoginThrottle,
     /// Access token issue and verification.
     pub tokens: TokenService,
     /// Rules for new passwords.
@@ -65,6 +67,15 @@ impl AppState {
     /// Builds the state from a configuration and an AWS SDK configuration made by
     /// [`sdk_config_loader`] (tests point the latter at other endpoints).
     pub async fn new(config: Config, sdk: &SdkConfig) -> Result<Self, StartupError> {
+        Self::with_dynamodb(config, sdk, aws_sdk_dynamodb::Client::new(sdk)).await
+    }
+
+    /// As [`AppState::new`], over a given DynamoDB client (tests add interceptors to theirs).
+    pub async fn with_dynamodb(
+        config: Config,
+        sdk: &SdkConfig,
+        dynamodb: aws_sdk_dynamodb::Client,
+    ) -> Result<Self, StartupError> {
         let (key, variable) = match config.signing_key {
             KeySource::Inline(key) => (key, TOKEN_SIGNING_KEY),
             KeySource::SecretArn(arn) => {
@@ -81,12 +92,21 @@ impl AppState {
             },
         );
         Ok(Self {
-            users: UserStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table_name),
+            login_throttle: LoginThrottle::new(
+                dynamodb.clone(),
+                config.table_name.clone(),
+                key.derive(LOGIN_THROTTLE_KEY_PURPOSE),
+                config.login_throttle,
+            ),
+            users: UserStore::new(dynamodb, config.table_name),
             tokens,
             password_policy: PasswordPolicy::new(config.password_min_length),
         })
     }
 }
+
+/// The label the login-throttle key is derived under (see [`SigningKey::derive`]).
+const LOGIN_THROTTLE_KEY_PURPOSE: &str = "accounts-api/login-throttle/v1";
 
 /// The AWS SDK settings every function uses: region and credentials from the environment (the
 /// Lambda role in AWS, the local env file on a laptop), `AWS_ENDPOINT_URL_DYNAMODB` honoured, and

@@ -8,13 +8,19 @@
 
 use std::path::PathBuf;
 
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
+use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+use crate::runtime::{Event, EventResponse};
 use crate::state::{AppState, sdk_config_loader};
 
 /// The workspace root.
@@ -31,6 +37,23 @@ pub fn event(name: &str) -> Value {
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|error| panic!("reading {}: {error}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+/// The names (as [`event`] takes them) of the checked-in events of `route` whose file name starts
+/// with `prefix`, e.g. every `profile/hostile-*`.
+pub fn events_named(route: &str, prefix: &str) -> Vec<String> {
+    let folder = workspace_root().join("events").join(route);
+    let mut names: Vec<String> = std::fs::read_dir(&folder)
+        .unwrap_or_else(|error| panic!("reading {}: {error}", folder.display()))
+        .filter_map(|entry| {
+            let file = entry.ok()?.file_name().into_string().ok()?;
+            let stem = file.strip_suffix(".json")?;
+            stem.starts_with(prefix).then(|| format!("{route}/{stem}"))
+        })
+        .collect();
+    names.sort();
+    assert!(!names.is_empty(), "no events/{route}/{prefix}*.json");
+    names
 }
 
 /// Replaces the event's body with `body` serialised as JSON.
@@ -57,9 +80,10 @@ pub fn replace_in_body(mut event: Value, from: &str, to: &str) -> Value {
     event
 }
 
-/// Turns an event into the `Request` `lambda_http` would hand the handler.
-pub fn request(event: &Value) -> Request {
-    lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway event")
+/// The invocation Lambda would hand a function for this event: what every handler test feeds
+/// the real handler, through the same conversion the deployed function runs.
+pub fn lambda_event(event: &Value) -> Event {
+    LambdaEvent::new(event.clone(), Context::default())
 }
 
 /// A unique address for one test's key space, e.g. `register-3f2a…@example.com`.
@@ -67,11 +91,18 @@ pub fn unique_email(tag: &str) -> String {
     format!("{tag}-{}@example.com", uuid::Uuid::new_v4().simple())
 }
 
-/// The status, headers and parsed JSON body of a response.
-pub fn parts(response: Response<Body>) -> (StatusCode, lambda_http::http::HeaderMap, Value) {
-    let (parts, body) = response.into_parts();
-    let json = serde_json::from_slice(body.as_ref()).expect("a JSON body");
-    (parts.status, parts.headers, json)
+/// The status, headers and parsed JSON body of a response (`null` when it has no body).
+pub fn parts(response: EventResponse) -> (StatusCode, lambda_http::http::HeaderMap, Value) {
+    assert!(!response.is_base64_encoded, "JSON answers are sent as text");
+    let status = u16::try_from(response.status_code)
+        .ok()
+        .and_then(|code| StatusCode::from_u16(code).ok())
+        .expect("an HTTP status");
+    let json = match &response.body {
+        None => Value::Null,
+        Some(body) => serde_json::from_slice(body.as_ref()).expect("a JSON body"),
+    };
+    (status, response.headers, json)
 }
 
 fn test_config() -> Config {
@@ -107,7 +138,7 @@ pub async fn outage_endpoints() -> [String; 3] {
 }
 
 /// Asserts a response is the API's clean, generic 503.
-pub fn assert_service_unavailable(response: Response<Body>) {
+pub fn assert_service_unavailable(response: EventResponse) {
     let (status, headers, body) = parts(response);
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(headers[lambda_http::http::header::RETRY_AFTER], "1");
@@ -169,7 +200,7 @@ pub async fn create_user(state: &AppState, email: &str, password: &str) -> crate
     let email = crate::email::Email::parse(email).expect("valid email");
     let password = state
         .password_policy
-        .parse(password)
+        .parse(password, Some(&email))
         .expect("valid password");
     let hash = crate::password::hash(password).await.expect("hashed");
     let user = crate::user::User::new(email, None);
@@ -177,9 +208,127 @@ pub async fn create_user(state: &AppState, email: &str, password: &str) -> crate
     user
 }
 
+/// One DynamoDB call as a test sees it: the operation, the kind of item it touches (the
+/// partition key's prefix: `USER`, `EMAIL`, `THROTTLE`) and whether a read was consistent.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DynamoCall {
+    /// `GetItem`, `PutItem`, `DeleteItem`, `UpdateItem`, `TransactWriteItems`, ...
+    pub operation: &'static str,
+    /// The partition key prefix of the (first) item touched.
+    pub item: String,
+    /// `ConsistentRead` (reads only; `false` for writes).
+    pub consistent: bool,
+}
+
+/// Records every DynamoDB call made through the client it is installed on.
+#[derive(Debug, Clone, Default)]
+pub struct Recorder(Arc<Mutex<Vec<DynamoCall>>>);
+
+impl Recorder {
+    /// Takes the calls recorded so far, in the order they were made.
+    pub fn take(&self) -> Vec<DynamoCall> {
+        std::mem::take(&mut *self.0.lock().expect("not poisoned"))
+    }
+}
+
+fn key_kind(key: Option<&std::collections::HashMap<String, AttributeValue>>) -> String {
+    key.and_then(|key| key.get(crate::store::PARTITION_KEY))
+        .and_then(|pk| pk.as_s().ok())
+        .map(|pk| pk.split('#').next().unwrap_or_default().to_owned())
+        .unwrap_or_default()
+}
+
+impl Intercept for Recorder {
+    fn name(&self) -> &'static str {
+        "Recorder"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        use aws_sdk_dynamodb::operation::{
+            delete_item::DeleteItemInput, get_item::GetItemInput, put_item::PutItemInput,
+            transact_write_items::TransactWriteItemsInput, update_item::UpdateItemInput,
+        };
+        let input = context.input();
+        let call = if let Some(get) = input.downcast_ref::<GetItemInput>() {
+            DynamoCall {
+                operation: "GetItem",
+                item: key_kind(get.key()),
+                consistent: get.consistent_read() == Some(true),
+            }
+        } else if let Some(put) = input.downcast_ref::<PutItemInput>() {
+            DynamoCall {
+                operation: "PutItem",
+                item: key_kind(put.item()),
+                consistent: false,
+            }
+        } else if let Some(update) = input.downcast_ref::<UpdateItemInput>() {
+            DynamoCall {
+                operation: "UpdateItem",
+                item: key_kind(update.key()),
+                consistent: false,
+            }
+        } else if let Some(delete) = input.downcast_ref::<DeleteItemInput>() {
+            DynamoCall {
+                operation: "DeleteItem",
+                item: key_kind(delete.key()),
+                consistent: false,
+            }
+        } else if let Some(transaction) = input.downcast_ref::<TransactWriteItemsInput>() {
+            let first = transaction.transact_items().first();
+            let item = first.and_then(|write| write.put()).map(|put| put.item());
+            DynamoCall {
+                operation: "TransactWriteItems",
+                item: key_kind(item),
+                consistent: false,
+            }
+        } else {
+            DynamoCall {
+                operation: "other",
+                item: String::new(),
+                consistent: false,
+            }
+        };
+        self.0.lock().expect("not poisoned").push(call);
+        Ok(())
+    }
+}
+
+/// State over the local DynamoDB whose every call is recorded.
+pub async fn recording_state() -> (AppState, Recorder) {
+    let config = test_config();
+    let sdk = sdk_config_loader(&config).load().await;
+    let recorder = Recorder::default();
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(recorder.clone())
+            .build(),
+    );
+    let state = AppState::with_dynamodb(config, &sdk, dynamodb)
+        .await
+        .expect("state builds");
+    (state, recorder)
+}
+
+/// State over the local DynamoDB with a login throttle configured by `vars` (variable, value)
+/// on top of the test environment.
+pub async fn state_with(vars: &[(&str, &str)]) -> AppState {
+    let config = Config::from_lookup(|name| {
+        vars.iter()
+            .find(|(var, _)| *var == name)
+            .map(|(_, value)| (*value).to_owned())
+            .or_else(|| std::env::var(name).ok())
+    })
+    .expect("valid test configuration");
+    let sdk = sdk_config_loader(&config).load().await;
+    AppState::new(config, &sdk).await.expect("state builds")
+}
+
 /// How many user items in the test table hold `email` (a scan: tests only).
 pub async fn stored_users_with_email(email: &str) -> usize {
-    use aws_sdk_dynamodb::types::AttributeValue;
     let config = test_config();
     let sdk = sdk_config_loader(&config).load().await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
@@ -204,4 +353,56 @@ pub async fn stored_users_with_email(email: &str) -> usize {
             return count;
         }
     }
+}
+
+/// How many items in the test table hold `text` in any string attribute, key included (a scan:
+/// tests only).
+pub async fn items_mentioning(text: &str) -> usize {
+    let config = test_config();
+    let sdk = sdk_config_loader(&config).load().await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let mut count = 0;
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(&config.table_name)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scan");
+        count += page
+            .items()
+            .iter()
+            .filter(|item| {
+                item.values()
+                    .any(|value| value.as_s().is_ok_and(|s| s.contains(text)))
+            })
+            .count();
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            return count;
+        }
+    }
+}
+
+/// Rewrites a stored user's email attribute directly, as an item written under older rules
+/// would hold it (tests only).
+pub async fn overwrite_user_email(id: &crate::user::UserId, email: &str) {
+    let config = test_config();
+    let sdk = sdk_config_loader(&config).load().await;
+    aws_sdk_dynamodb::Client::new(&sdk)
+        .update_item()
+        .table_name(&config.table_name)
+        .key(
+            crate::store::PARTITION_KEY,
+            AttributeValue::S(format!("USER#{id}")),
+        )
+        .key(crate::store::SORT_KEY, AttributeValue::S("USER".to_owned()))
+        .update_expression("SET #email = :email")
+        .expression_attribute_names("#email", "email")
+        .expression_attribute_values(":email", AttributeValue::S(email.to_owned()))
+        .send()
+        .await
+        .expect("update");
 }

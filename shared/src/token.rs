@@ -37,6 +37,17 @@ impl SigningKey {
         }
         Ok(Self(key))
     }
+
+    /// A key for another purpose, derived from this one (HMAC-SHA256 of the purpose's label),
+    /// so the one secret serves several uses without any two sharing a key.
+    pub fn derive(&self, purpose: &str) -> aws_lc_rs::hmac::Key {
+        let master = aws_lc_rs::hmac::Key::new(
+            aws_lc_rs::hmac::HMAC_SHA256,
+            self.0.expose_secret().as_bytes(),
+        );
+        let derived = aws_lc_rs::hmac::sign(&master, purpose.as_bytes());
+        aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, derived.as_ref())
+    }
 }
 
 /// Who issues tokens, for whom, and for how long.
@@ -133,6 +144,11 @@ impl TokenService {
             validation,
             settings,
         }
+    }
+
+    /// How long the tokens it issues live.
+    pub fn ttl(&self) -> Duration {
+        self.settings.ttl
     }
 
     /// Issues an access token for `user_id`, valid from now for the configured lifetime.

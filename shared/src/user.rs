@@ -3,6 +3,10 @@
 
 use std::fmt;
 
+use icu_properties::props::{
+    DefaultIgnorableCodePoint, GeneralCategory, GeneralCategoryGroup, WhiteSpace,
+};
+use icu_properties::{CodePointMapData, CodePointSetData};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -13,6 +17,9 @@ use crate::email::Email;
 pub struct UserId(Uuid);
 
 impl UserId {
+    /// The all-zero id, which [`UserId::new`] never returns.
+    pub const NIL: Self = Self(Uuid::nil());
+
     /// A new random id.
     #[allow(clippy::new_without_default)] // a default id would be a random one: keep it explicit
     pub fn new() -> Self {
@@ -23,6 +30,21 @@ impl UserId {
     pub fn parse(raw: &str) -> Option<Self> {
         Uuid::try_parse(raw).ok().map(Self)
     }
+}
+
+/// Whether `c` draws something on its own: not white space, not default-ignorable (which covers
+/// the Hangul fillers and variation selectors), not a mark that only decorates its base, not
+/// unassigned or private use, and not the blank braille pattern.
+fn is_visible(c: char) -> bool {
+    let category = CodePointMapData::<GeneralCategory>::new().get(c);
+    let invisible = GeneralCategoryGroup::Separator
+        .union(GeneralCategoryGroup::Other)
+        .union(GeneralCategoryGroup::NonspacingMark)
+        .union(GeneralCategoryGroup::EnclosingMark);
+    !invisible.contains(category)
+        && !CodePointSetData::new::<WhiteSpace>().contains(c)
+        && !CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c)
+        && c != '\u{2800}'
 }
 
 impl fmt::Display for UserId {
@@ -40,7 +62,11 @@ impl Serialize for UserId {
 /// The longest display name, in Unicode code points.
 pub const MAX_NAME_LENGTH: usize = 100;
 
-/// A display name: trimmed, 1 to [`MAX_NAME_LENGTH`] characters, no control characters.
+/// A display name people can see: trimmed, 1 to [`MAX_NAME_LENGTH`] characters, no control
+/// (Cc) or format (Cf: bidirectional overrides, zero-width spaces, byte-order marks...)
+/// characters, no line or paragraph separators (Zl, Zp), and at least one visible character.
+/// The one exception: a zero-width joiner or non-joiner between two visible characters, as
+/// Persian and Indic names and emoji sequences need.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct DisplayName(String);
@@ -54,6 +80,13 @@ pub enum NameError {
     /// Contains control characters (newlines, NUL, ...).
     #[error("must not contain control characters")]
     ControlCharacters,
+    /// Contains invisible formatting characters (bidirectional overrides, zero-width
+    /// characters) or line/paragraph separators.
+    #[error("must not contain invisible formatting characters or line separators")]
+    FormatCharacters,
+    /// Has no visible character at all.
+    #[error("must contain at least one visible character")]
+    NothingVisible,
 }
 
 impl DisplayName {
@@ -66,7 +99,34 @@ impl DisplayName {
         if name.chars().any(char::is_control) {
             return Err(NameError::ControlCharacters);
         }
+        let category = CodePointMapData::<GeneralCategory>::new();
+        let refused = GeneralCategoryGroup::Format
+            .union(GeneralCategoryGroup::LineSeparator)
+            .union(GeneralCategoryGroup::ParagraphSeparator);
+        let chars: Vec<char> = name.chars().collect();
+        let refused_at = |i: usize| {
+            let c = chars[i];
+            // Joiners inside a word are how Persian, Indic scripts and emoji sequences are
+            // written; alone or at either end they only hide.
+            let joins = matches!(c, '\u{200c}' | '\u{200d}')
+                && i > 0
+                && chars.get(i + 1).is_some_and(|&next| is_visible(next))
+                && is_visible(chars[i - 1]);
+            refused.contains(category.get(c)) && !joins
+        };
+        if (0..chars.len()).any(refused_at) {
+            return Err(NameError::FormatCharacters);
+        }
+        if !name.chars().any(is_visible) {
+            return Err(NameError::NothingVisible);
+        }
         Ok(Self(name.to_owned()))
+    }
+
+    /// A name read back from storage, as stored: rules for new names change, stored ones must
+    /// still read back.
+    pub fn from_stored(stored: String) -> Self {
+        Self(stored)
     }
 
     /// The name.
@@ -137,6 +197,43 @@ mod tests {
             DisplayName::parse("Ada\nLovelace"),
             Err(NameError::ControlCharacters)
         );
+    }
+
+    #[test]
+    fn names_must_be_visible_and_free_of_formatting_tricks() {
+        for (raw, error) in [
+            ("Ada\u{202e}gnp.exe", NameError::FormatCharacters), // right-to-left override
+            ("A\u{200b}da", NameError::FormatCharacters),        // zero-width space
+            ("\u{200d}\u{200c}", NameError::FormatCharacters),   // joiners only
+            ("Ada\u{200d}", NameError::FormatCharacters),        // a joiner at the end
+            ("\u{200c}Ada", NameError::FormatCharacters),        // or at the start
+            ("\u{feff}", NameError::FormatCharacters),           // byte order mark
+            ("Ada\u{2028}Byron", NameError::FormatCharacters),   // line separator
+            ("Ada\u{2029}Byron", NameError::FormatCharacters),   // paragraph separator
+            ("\u{3164}", NameError::NothingVisible),             // Hangul filler
+            ("\u{3164}\u{3164}\u{ffa0}", NameError::NothingVisible),
+            ("\u{2800}\u{2800}", NameError::NothingVisible), // blank braille
+            ("\u{301}\u{301}", NameError::NothingVisible),   // marks without a base
+            ("\u{fe0f}", NameError::NothingVisible),         // variation selector
+            ("\u{e000}", NameError::NothingVisible),         // private use
+        ] {
+            assert_eq!(DisplayName::parse(raw), Err(error), "{raw:?}");
+        }
+        let persian = "\u{645}\u{6cc}\u{200c}\u{62e}\u{648}\u{627}\u{647}\u{645}"; // می‌خواهم
+        for raw in [
+            "Ada",
+            "Zoë",
+            "José",
+            "李小龍",
+            "أحمد",
+            "👩\u{200d}💻 Ada",
+            "Ada 👍🏽",
+            "❤\u{fe0f}",
+            persian,
+        ] {
+            let parsed = DisplayName::parse(raw);
+            assert!(parsed.is_ok(), "{raw:?}: {parsed:?}");
+        }
     }
 
     #[test]

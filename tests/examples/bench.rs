@@ -10,11 +10,11 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use shared::AppState;
+use shared::runtime::{Event, EventResponse};
 use shared::testing::{
-    create_user, event, request, state, unique_email, with_header, with_json_body,
+    create_user, event, lambda_event, state, state_with, unique_email, with_header, with_json_body,
 };
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -39,19 +39,73 @@ where
 async fn measure_handler(
     state: &AppState,
     runs: usize,
-    handler: impl AsyncFn(&AppState, Request) -> Result<Response<Body>, lambda_http::Error>,
-    expected_status: u16,
+    handler: impl AsyncFn(&AppState, Event) -> EventResponse,
+    expected_status: i64,
     mut next_event: impl FnMut() -> Value,
 ) -> Vec<Duration> {
     measure(runs, || {
-        let request = request(&next_event());
+        let event = lambda_event(&next_event());
         let handler = &handler;
         async move {
-            let response = handler(state, request).await.expect("never Err");
-            assert_eq!(response.status(), expected_status);
+            let response = handler(state, event).await;
+            assert_eq!(response.status_code, expected_status);
         }
     })
     .await
+}
+
+/// Login timing must not tell whether an account exists: `pairs` interleaved failed sign-ins,
+/// one for an unknown email and one with a wrong password (each pair in alternating order), and
+/// the distribution of the per-pair ratio unknown / wrong.
+async fn enumeration_timing(pairs: usize) {
+    // Enough accounts that none is throttled (4 failures each, the default threshold is 5).
+    let state = state_with(&[("LOGIN_THROTTLE_THRESHOLD", "100")]).await;
+    let mut accounts = Vec::new();
+    for _ in 0..pairs.div_ceil(4) {
+        let email = unique_email("bench-wrong");
+        create_user(&state, &email, PASSWORD).await;
+        accounts.push(email);
+    }
+    let attempt = async |email: &str| {
+        let body = json!({"email": email, "password": "wrong horse battery staple"});
+        let event = lambda_event(&with_json_body(event("login/ok"), &body));
+        let started = Instant::now();
+        let response = login::handler(&state, event).await;
+        assert_eq!(response.status_code, 401);
+        started.elapsed()
+    };
+    attempt(&accounts[0]).await; // warm-up
+    let (mut unknown, mut wrong, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for pair in 0..pairs {
+        let nobody = unique_email("bench-nobody");
+        let (u, w) = if pair % 2 == 0 {
+            let u = attempt(&nobody).await;
+            (u, attempt(&accounts[pair / 4]).await)
+        } else {
+            let w = attempt(&accounts[pair / 4]).await;
+            (attempt(&nobody).await, w)
+        };
+        unknown.push(u);
+        wrong.push(w);
+        ratios.push(u.as_secs_f64() / w.as_secs_f64());
+    }
+    unknown.sort();
+    wrong.sort();
+    ratios.sort_by(f64::total_cmp);
+    row("POST /login, unknown email (timing pairs)", &unknown);
+    row("POST /login, wrong password (timing pairs)", &wrong);
+    let at = |p: f64| ratios[((ratios.len() as f64 - 1.0) * p).round() as usize];
+    println!();
+    println!(
+        "unknown/wrong login time over {pairs} interleaved pairs: median ratio {:.3} \
+         (p10 {:.3}, p25 {:.3}, p75 {:.3}, p90 {:.3}); ratio of medians {:.3}",
+        at(0.5),
+        at(0.1),
+        at(0.25),
+        at(0.75),
+        at(0.9),
+        unknown[unknown.len() / 2].as_secs_f64() / wrong[wrong.len() / 2].as_secs_f64()
+    );
 }
 
 fn row(name: &str, times: &[Duration]) {
@@ -73,7 +127,7 @@ async fn main() {
     println!("|---|---|---|---|---|");
 
     let hashes = measure(20, || async {
-        let password = state.password_policy.parse(PASSWORD).expect("valid");
+        let password = state.password_policy.parse(PASSWORD, None).expect("valid");
         shared::password::hash(password).await.expect("hash");
     })
     .await;
@@ -111,4 +165,6 @@ async fn main() {
     })
     .await;
     row("GET /profile", &profiles);
+
+    enumeration_timing(120).await;
 }

@@ -7,7 +7,9 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
-use shared::testing::{event, parts, request, state, unique_email, with_header, with_json_body};
+use shared::testing::{
+    event, lambda_event, parts, state, unique_email, with_header, with_json_body,
+};
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -32,27 +34,41 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
     }
 }
 
-#[tokio::test]
+/// Logs from every thread are captured: the subscriber is this process's global one (the test
+/// binary holds this one test), so argon2's blocking-pool threads and the runtime's workers
+/// write to it too; a marker logged from a fresh thread proves it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_password_hash_token_or_key_is_ever_logged() {
     let logs = Captured::default();
     let subscriber = shared::telemetry::subscriber(logs.clone(), "trace".parse().expect("filter"));
-    let _guard = tracing::subscriber::set_default(subscriber);
+    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+    std::thread::spawn(|| tracing::info!("marker from another thread"))
+        .join()
+        .expect("thread ran");
 
     let state = state().await;
     let email = unique_email("logs");
     let password = "Tr0ub4dor&3-very-secret-password";
+    let call = |event: Value| {
+        let state = &state;
+        async move {
+            let event = lambda_event(&event);
+            let response = if event.payload["routeKey"] == "POST /register" {
+                register::handler(state, event).await
+            } else if event.payload["routeKey"] == "POST /login" {
+                login::handler(state, event).await
+            } else {
+                profile::handler(state, event).await
+            };
+            parts(response)
+        }
+    };
 
-    let registered = parts(
-        register::handler(
-            &state,
-            request(&with_json_body(
-                event("register/ok"),
-                &json!({"email": email, "password": password, "name": "Ada"}),
-            )),
-        )
-        .await
-        .expect("never Err"),
-    );
+    let registered = call(with_json_body(
+        event("register/ok"),
+        &json!({"email": email, "password": password, "name": "Ada"}),
+    ))
+    .await;
     assert_eq!(registered.0, 201, "{}", registered.2);
     let register_token = registered.2["access_token"]
         .as_str()
@@ -65,39 +81,32 @@ async fn no_password_hash_token_or_key_is_ever_logged() {
             &json!({"email": email, "password": password}),
         )
     };
-    let (status, _, body) = parts(
-        login::handler(&state, request(&login(password)))
-            .await
-            .expect("never Err"),
-    );
+    let (status, _, body) = call(login(password)).await;
     assert_eq!(status, 200);
     let login_token = body["access_token"].as_str().expect("token").to_owned();
-    let (status, _, _) = parts(
-        login::handler(&state, request(&login("wrong-but-also-secret")))
-            .await
-            .expect("never Err"),
-    );
+    let (status, _, _) = call(login("wrong-but-also-secret")).await;
     assert_eq!(status, 401);
+    // A refused new password (too common) and a throttled sign-in log nothing secret either.
+    let (status, _, _) = call(with_json_body(
+        event("register/ok"),
+        &json!({"email": unique_email("logs-common"), "password": "Password123"}),
+    ))
+    .await;
+    assert_eq!(status, 400);
+    for _ in 0..5 {
+        call(login("wrong-but-also-secret")).await;
+    }
+    let (status, _, _) = call(login(password)).await;
+    assert_eq!(status, 429);
 
     let bearer = format!("Bearer {login_token}");
-    let (status, _, _) = parts(
-        profile::handler(
-            &state,
-            request(&with_header(event("profile/ok"), "authorization", &bearer)),
-        )
-        .await
-        .expect("never Err"),
-    );
+    let (status, _, _) = call(with_header(event("profile/ok"), "authorization", &bearer)).await;
     assert_eq!(status, 200);
     let bad_token = event("profile/tampered-token")["headers"]["authorization"]
         .as_str()
         .expect("header")
         .to_owned();
-    let (status, _, _) = parts(
-        profile::handler(&state, request(&event("profile/tampered-token")))
-            .await
-            .expect("never Err"),
-    );
+    let (status, _, _) = call(event("profile/tampered-token")).await;
     assert_eq!(status, 401);
 
     let stored = state
@@ -109,7 +118,8 @@ async fn no_password_hash_token_or_key_is_ever_logged() {
     let signing_key = std::env::var("TOKEN_SIGNING_KEY").expect("set by make test");
     let logs = String::from_utf8(logs.0.lock().expect("not poisoned").clone()).expect("utf-8");
 
-    // The capture really captured: one completion line per request, with statuses.
+    // The capture really captured: every thread, one completion line per request.
+    assert!(logs.contains("marker from another thread"), "{logs}");
     let lines: Vec<Value> = logs
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
@@ -118,7 +128,7 @@ async fn no_password_hash_token_or_key_is_ever_logged() {
         .iter()
         .filter(|l| l["message"] == "request completed")
         .count();
-    assert_eq!(completed, 5, "{logs}");
+    assert_eq!(completed, 12, "{logs}");
 
     let secrets = [
         ("password", password.to_owned()),
@@ -145,6 +155,7 @@ async fn no_password_hash_token_or_key_is_ever_logged() {
                 .to_owned(),
         ),
         ("rejected token", bad_token),
+        ("common password", "Password123".to_owned()),
         ("signing key", signing_key),
     ];
     for (what, secret) in secrets {

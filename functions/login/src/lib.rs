@@ -1,22 +1,26 @@
 //! `POST /login`: exchanges email and password for an access token.
 //!
-//! Unknown email and wrong password are indistinguishable: the same 401 body, and the same
-//! argon2 work (an unknown email is verified against a dummy hash).
+//! Unknown email and wrong password are indistinguishable: the same 401 body, the same DynamoDB
+//! work (see `UserStore::find_by_email`) and the same argon2 work (an unknown email is verified
+//! against a dummy hash). Repeated failures for one email are throttled (`LoginThrottle`), known
+//! or not.
 
 use std::convert::Infallible;
 
-use lambda_http::http::StatusCode;
-use lambda_http::{Body, Error, Request, Response};
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
 use secrecy::SecretString;
 use shared::email::Email;
-use shared::http::{json_response, parse_json_body, serve};
+use shared::http::{json_response, parse_json_body};
 use shared::password;
+use shared::runtime::{Event, EventResponse, respond};
 use shared::token::TokenResponse;
 use shared::{ApiError, AppState};
 
-/// The Lambda handler: never returns `Err` for anything a client can send.
-pub async fn handler(state: &AppState, request: Request) -> Result<Response<Body>, Error> {
-    serve(request, "POST", |request| login(state, request)).await
+/// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
+/// can send (see [`shared::runtime::respond`]).
+pub async fn handler(state: &AppState, event: Event) -> EventResponse {
+    respond(event, Method::POST, |request| login(state, request)).await
 }
 
 async fn login(state: &AppState, request: Request) -> Result<Response<Body>, ApiError> {
@@ -30,11 +34,23 @@ async fn login(state: &AppState, request: Request) -> Result<Response<Body>, Api
         Some((email?, password?))
     })?;
 
-    let stored = match Email::parse(&email) {
-        Ok(email) => state.users.find_by_email(&email).await?,
-        Err(_) => None,
+    let email = Email::parse(&email).map_err(|_| email.trim().to_lowercase());
+    // Throttled by the normalised email (or, when it does not parse, by what was typed), known
+    // or not; the throttle and the account lookup run side by side, and both come before any
+    // argon2 work.
+    let subject = match &email {
+        Ok(email) => email.as_str(),
+        Err(typed) => typed.as_str(),
     };
-    let (user, hash) = match stored {
+    let lookup = async {
+        match &email {
+            Ok(email) => state.users.find_by_email(email).await,
+            Err(_) => Ok(None),
+        }
+    };
+    let (admission, stored) = tokio::join!(state.login_throttle.admit(subject), lookup);
+    let admission = admission?;
+    let (user, hash) = match stored? {
         Some(stored) => (Some(stored.user), Some(stored.password_hash)),
         None => (None, None),
     };
@@ -43,6 +59,7 @@ async fn login(state: &AppState, request: Request) -> Result<Response<Body>, Api
     let Some(user) = user.filter(|_| verified) else {
         return Err(ApiError::InvalidCredentials);
     };
+    state.login_throttle.succeeded(admission).await;
     tracing::info!(user_id = %user.id, "signed in");
 
     let token = state.tokens.issue(&user.id)?;

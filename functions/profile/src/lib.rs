@@ -1,14 +1,16 @@
 //! `GET /profile`: the signed-in user.
 
-use lambda_http::http::StatusCode;
-use lambda_http::{Body, Error, Request, Response};
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
 use shared::auth::authenticate;
-use shared::http::{json_response, serve};
+use shared::http::json_response;
+use shared::runtime::{Event, EventResponse, respond};
 use shared::{ApiError, AppState};
 
-/// The Lambda handler: never returns `Err` for anything a client can send.
-pub async fn handler(state: &AppState, request: Request) -> Result<Response<Body>, Error> {
-    serve(request, "GET", |request| profile(state, request)).await
+/// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
+/// can send (see [`shared::runtime::respond`]).
+pub async fn handler(state: &AppState, event: Event) -> EventResponse {
+    respond(event, Method::GET, |request| profile(state, request)).await
 }
 
 async fn profile(state: &AppState, request: Request) -> Result<Response<Body>, ApiError> {

@@ -1,10 +1,6 @@
-//! Lambda entry point: everything slow happens once here, per cold start.
-
-use lambda_http::{Error, service_fn};
-use shared::AppState;
+//! Lambda entry point: the cold start and the runtime loop, shared by every function.
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    let state = AppState::cold_start().await?;
-    lambda_http::run(service_fn(|request| profile::handler(&state, request))).await
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::runtime::run(profile::handler).await
 }

@@ -3,15 +3,13 @@
 
 use lambda_http::http::{StatusCode, header};
 use serde_json::{Value, json};
-use shared::testing::{create_user, event, parts, request, state, unique_email, with_header};
+use shared::testing::{
+    create_user, event, events_named, lambda_event, parts, state, unique_email, with_header,
+};
 
 async fn profile(event: &Value) -> (StatusCode, lambda_http::http::HeaderMap, Value) {
     let state = state().await;
-    parts(
-        profile::handler(&state, request(event))
-            .await
-            .expect("never Err"),
-    )
+    parts(profile::handler(&state, lambda_event(event)).await)
 }
 
 #[tokio::test]
@@ -39,19 +37,24 @@ async fn a_valid_token_returns_the_signed_in_user() {
 
 #[tokio::test]
 async fn a_missing_token_is_401_missing_token_with_a_bearer_challenge() {
-    let (status, headers, body) = profile(&event("profile/missing-token")).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        headers[header::WWW_AUTHENTICATE],
-        "Bearer realm=\"accounts\""
-    );
-    assert_eq!(body["error"]["code"], "missing_token");
+    // No header, or another scheme: no bearer token was presented, so the challenge carries no
+    // error code (RFC 6750 §3.1).
+    for name in ["profile/missing-token", "profile/not-bearer"] {
+        let (status, headers, body) = profile(&event(name)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}");
+        assert_eq!(
+            headers[header::WWW_AUTHENTICATE],
+            "Bearer realm=\"accounts\"",
+            "{name}"
+        );
+        assert_eq!(body["error"]["code"], "missing_token", "{name}");
+    }
 }
 
 #[tokio::test]
 async fn every_bad_token_is_401_invalid_token() {
     let cases = [
-        "profile/not-bearer",
+        "profile/two-authorization-headers",
         "profile/expired-token",
         "profile/not-yet-valid-token",
         "profile/alg-none-token",
@@ -85,4 +88,50 @@ async fn other_methods_get_405() {
     let (status, headers, _) = profile(&event).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(headers[header::ALLOW], "GET");
+}
+
+async fn signed_in_user() -> (String, Value) {
+    let state = state().await;
+    let email = unique_email("profile-hostile");
+    let user = create_user(&state, &email, "correct horse battery staple").await;
+    let token = state.tokens.issue(&user.id).expect("issued");
+    let expected = json!({"id": user.id.to_string(), "email": email, "name": null,
+                          "created_at": user.created_at});
+    (format!("Bearer {}", token.expose_secret()), expected)
+}
+
+/// Headers that made `lambda_http` panic before any project code ran, and a query string full
+/// of bytes a URI may not hold: each now gets the same answer as the well-formed request.
+#[tokio::test]
+async fn hostile_headers_and_queries_cannot_crash_profile() {
+    let (authorization, expected) = signed_in_user().await;
+    let mut names = events_named("profile", "hostile-");
+    names.push("profile/odd-query-string".to_owned());
+    for name in names {
+        let event = with_header(event(&name), "authorization", &authorization);
+        let (status, _, body) = profile(&event).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        assert_eq!(body, expected, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_stored_address_todays_rules_refuse_still_reads_back() {
+    let state = state().await;
+    let user = create_user(
+        &state,
+        &unique_email("profile-legacy"),
+        "correct horse battery staple",
+    )
+    .await;
+    shared::testing::overwrite_user_email(&user.id, "rt@127.0.0.1").await;
+    let token = state.tokens.issue(&user.id).expect("issued");
+    let event = with_header(
+        event("profile/ok"),
+        "authorization",
+        &format!("Bearer {}", token.expose_secret()),
+    );
+    let (status, _, body) = profile(&event).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["email"], "rt@127.0.0.1");
 }

@@ -1,17 +1,19 @@
 //! `POST /register`: creates an account and signs it in.
 
-use lambda_http::http::StatusCode;
-use lambda_http::{Body, Error, Request, Response};
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
 use shared::email::Email;
-use shared::http::{json_response, parse_json_body, serve};
+use shared::http::{json_response, parse_json_body};
 use shared::password::{self, Password};
+use shared::runtime::{Event, EventResponse, respond};
 use shared::token::TokenResponse;
 use shared::user::{DisplayName, User};
 use shared::{ApiError, AppState};
 
-/// The Lambda handler: never returns `Err` for anything a client can send.
-pub async fn handler(state: &AppState, request: Request) -> Result<Response<Body>, Error> {
-    serve(request, "POST", |request| register(state, request)).await
+/// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
+/// can send (see [`shared::runtime::respond`]).
+pub async fn handler(state: &AppState, event: Event) -> EventResponse {
+    respond(event, Method::POST, |request| register(state, request)).await
 }
 
 #[derive(Debug)]
@@ -24,7 +26,9 @@ struct Registration {
 async fn register(state: &AppState, request: Request) -> Result<Response<Body>, ApiError> {
     let input = parse_json_body(&request, |fields| {
         let email = fields.required("email", Email::parse);
-        let password = fields.required("password", |raw| state.password_policy.parse(raw));
+        let password = fields.required("password", |raw| {
+            state.password_policy.parse(raw, email.as_ref())
+        });
         let name = fields.optional("name", DisplayName::parse);
         Some(Registration {
             email: email?,

@@ -26,6 +26,9 @@ const PASSWORD_HASH: &str = "password_hash";
 const CREATED_AT: &str = "created_at";
 const VERSION: &str = "version";
 const USER_ID: &str = "user_id";
+const THROTTLE_SK: &str = "LOGIN";
+const FAILURES: &str = "failures";
+const LOCKED_UNTIL: &str = "locked_until";
 
 /// What the profile read fetches: everything but the password hash.
 pub(super) const PUBLIC_ATTRIBUTES: &[&str] = &[ID, EMAIL, NAME, CREATED_AT, VERSION];
@@ -100,6 +103,60 @@ pub(super) fn email_claim_item(user: &User) -> Item {
     item
 }
 
+/// The login-throttle item's key: `THROTTLE#<subject>`, where the subject is already a keyed
+/// hash (the email never appears in clear).
+pub(super) fn throttle_key(subject: &str) -> Item {
+    key(format!("THROTTLE#{subject}"), THROTTLE_SK)
+}
+
+/// A login-throttle counter as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct ThrottleState {
+    /// Failed (or still running) attempts since the last success.
+    pub failures: u32,
+    /// Epoch milliseconds before which no attempt is admitted (0: none).
+    pub locked_until: u64,
+    /// Epoch seconds after which the item is dead (TTL), whether or not DynamoDB removed it yet.
+    pub expires_at: u64,
+}
+
+pub(super) fn throttle_item(subject: &str, state: ThrottleState) -> Item {
+    let mut item = throttle_key(subject);
+    item.insert(ENTITY.to_owned(), s("login_throttle"));
+    item.insert(FAILURES.to_owned(), n(state.failures));
+    item.insert(LOCKED_UNTIL.to_owned(), n(state.locked_until));
+    item.insert(TTL_ATTRIBUTE.to_owned(), n(state.expires_at));
+    item
+}
+
+/// The `failures` attribute's name and value, for a condition on what was read.
+pub(super) fn failures_attribute(state: ThrottleState) -> (&'static str, AttributeValue) {
+    (FAILURES, n(state.failures))
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn number<T: std::str::FromStr>(item: &Item, attribute: &'static str) -> Result<T, MalformedItem> {
+    match item.get(attribute) {
+        Some(AttributeValue::N(raw)) => raw.parse().map_err(|_| MalformedItem(attribute)),
+        _ => Err(MalformedItem(attribute)),
+    }
+}
+
+impl TryFrom<&Item> for ThrottleState {
+    type Error = MalformedItem;
+
+    fn try_from(item: &Item) -> Result<Self, Self::Error> {
+        Ok(Self {
+            failures: number(item, FAILURES)?,
+            locked_until: number(item, LOCKED_UNTIL)?,
+            expires_at: number(item, TTL_ATTRIBUTE)?,
+        })
+    }
+}
+
 pub(super) fn claimed_user_id(item: &Item) -> Result<UserId, MalformedItem> {
     string(item, USER_ID).and_then(|raw| UserId::parse(raw).ok_or(MalformedItem(USER_ID)))
 }
@@ -116,19 +173,14 @@ impl TryFrom<&Item> for User {
 
     fn try_from(item: &Item) -> Result<Self, Self::Error> {
         let id = string(item, ID).and_then(|raw| UserId::parse(raw).ok_or(MalformedItem(ID)))?;
-        let email = string(item, EMAIL)
-            .and_then(|raw| Email::parse(raw).map_err(|_| MalformedItem(EMAIL)))?;
+        // Stored values are taken as stored: the rules for new values may have tightened since.
+        let email = Email::from_stored(string(item, EMAIL)?.to_owned());
         let name = match item.get(NAME) {
             None => None,
-            Some(AttributeValue::S(raw)) => {
-                Some(DisplayName::parse(raw).map_err(|_| MalformedItem(NAME))?)
-            }
+            Some(AttributeValue::S(raw)) => Some(DisplayName::from_stored(raw.clone())),
             Some(_) => return Err(MalformedItem(NAME)),
         };
-        let version = match item.get(VERSION) {
-            Some(AttributeValue::N(raw)) => raw.parse().map_err(|_| MalformedItem(VERSION))?,
-            _ => return Err(MalformedItem(VERSION)),
-        };
+        let version = number(item, VERSION)?;
         Ok(User {
             id,
             email,
@@ -189,6 +241,29 @@ mod tests {
         assert_eq!(User::try_from(&item).expect_err("malformed").0, VERSION);
         item.remove(EMAIL);
         assert_eq!(User::try_from(&item).expect_err("malformed").0, EMAIL);
+    }
+
+    #[test]
+    fn values_todays_rules_refuse_still_read_back() {
+        let mut item = user_item(&user(None), &PasswordHashString::from_stored("h".into()));
+        item.insert(EMAIL.to_owned(), s("rt@127.0.0.1"));
+        item.insert(NAME.to_owned(), s("Ada\u{202e}gnp.exe"));
+        let user = User::try_from(&item).expect("reads back");
+        assert_eq!(user.email.as_str(), "rt@127.0.0.1");
+        assert_eq!(user.name.expect("a name").as_str(), "Ada\u{202e}gnp.exe");
+    }
+
+    #[test]
+    fn throttle_counters_round_trip_and_never_hold_the_subject_in_clear_elsewhere() {
+        let state = ThrottleState {
+            failures: 6,
+            locked_until: 1_800_000_000_000,
+            expires_at: 1_800_086_400,
+        };
+        let item = throttle_item("h4sh", state);
+        assert_eq!(ThrottleState::try_from(&item).expect("round trip"), state);
+        assert_eq!(item[PARTITION_KEY], s("THROTTLE#h4sh"));
+        assert_eq!(item[TTL_ATTRIBUTE], n(1_800_086_400u64));
     }
 
     #[test]

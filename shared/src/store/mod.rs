@@ -4,6 +4,7 @@
 //! |-------------|------------------|---------|------------------------------------------------|
 //! | user        | `USER#<id>`      | `USER`  | id, email, name, password hash, created_at     |
 //! | email claim | `EMAIL#<email>`  | `EMAIL` | the id of the user who owns the email          |
+//! | throttle    | `THROTTLE#<mac>` | `LOGIN` | failed sign-ins for one email ([`LoginThrottle`]) |
 //!
 //! Registration writes both in one `TransactWriteItems`, each conditional on
 //! `attribute_not_exists(pk)`: DynamoDB, not a read-then-write, guarantees one account per
@@ -13,6 +14,7 @@
 //! for session items.
 
 mod item;
+mod throttle;
 
 use std::time::Duration;
 
@@ -27,6 +29,11 @@ use crate::password::PasswordHashString;
 use crate::user::{User, UserId};
 
 pub use item::{PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
+pub use throttle::{Admission, LoginThrottle};
+
+/// The user id login reads when an email has no claim: no account ever has it (ids are random
+/// v4 UUIDs), so the read finds nothing, but costs what reading a real user costs.
+const ABSENT_USER: UserId = UserId::NIL;
 
 /// How often registration retries a transaction that collided with a concurrent one on the
 /// same email before answering 503.
@@ -104,21 +111,27 @@ impl UserStore {
         ))
     }
 
-    /// Finds the user who owns `email`, with the password hash: two strongly consistent reads
-    /// (email claim, then user).
+    /// Finds the user who owns `email`, with the password hash: two strongly consistent reads,
+    /// email claim then user, **whether or not the email is claimed**. An unclaimed email reads
+    /// a user id no account has instead, so that sign-in does the same DynamoDB work, and takes
+    /// the same time, for unknown and existing accounts.
     #[tracing::instrument(skip_all)]
     pub async fn find_by_email(&self, email: &Email) -> Result<Option<StoredUser>, ApiError> {
-        let Some(claim) = self
+        let claim = self
             .read(item::email_claim_key(email), Some(item::CLAIM_ATTRIBUTES))
-            .await?
-        else {
-            return Ok(None);
+            .await?;
+        let user_id = match &claim {
+            Some(claim) => item::claimed_user_id(claim).map_err(ApiError::internal)?,
+            None => ABSENT_USER,
         };
-        let user_id = item::claimed_user_id(&claim).map_err(ApiError::internal)?;
-        self.read(item::user_key(&user_id), None)
-            .await?
-            .map(|user| StoredUser::try_from(&user).map_err(ApiError::internal))
-            .transpose()
+        let user = self.read(item::user_key(&user_id), None).await?;
+        match (claim, user) {
+            (Some(_), Some(user)) => StoredUser::try_from(&user)
+                .map(Some)
+                .map_err(ApiError::internal),
+            (Some(_), None) => Err(ApiError::internal("an email claim points at no user")),
+            (None, _) => Ok(None),
+        }
     }
 
     /// Reads one user by id, without the password hash: one strongly consistent read.
