@@ -86,6 +86,11 @@ impl PasswordPolicy {
         Self { min_length }
     }
 
+    /// The shortest new password accepted, in code points.
+    pub fn min_length(&self) -> usize {
+        self.min_length
+    }
+
     /// Checks a new password for the account `email` (when it is known: a request whose email
     /// is invalid fails anyway).
     pub fn parse(&self, raw: &str, email: Option<&Email>) -> Result<Password, PasswordError> {

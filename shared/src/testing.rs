@@ -141,7 +141,11 @@ pub async fn outage_endpoints() -> [String; 3] {
 pub fn assert_service_unavailable(response: EventResponse) {
     let (status, headers, body) = parts(response);
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    assert_eq!(headers[lambda_http::http::header::RETRY_AFTER], "1");
+    let retry_after = crate::error::RETRY_AFTER_SECONDS.to_string();
+    assert_eq!(
+        headers[lambda_http::http::header::RETRY_AFTER],
+        retry_after.as_str()
+    );
     assert_eq!(
         body,
         serde_json::json!({"error": {"code": "service_unavailable",

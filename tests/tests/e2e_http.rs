@@ -170,3 +170,199 @@ fn profile_without_a_valid_token_is_401_with_a_challenge() {
             .is_some_and(|c| c.contains("invalid_token"))
     );
 }
+
+/// Sends one raw HTTP/1.1 request, headers exactly as given (a client library would refuse or
+/// rewrite some of them, e.g. `Host`), and returns the status and the body.
+fn raw_request(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, Value) {
+    use std::io::{Read, Write};
+    let address = base_url().trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&address).expect("the local API listens");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let mut request = format!("{method} {path} HTTP/1.1\r\n");
+    if !headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("host"))
+    {
+        request.push_str(&format!("host: {address}\r\n"));
+    }
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str(&format!(
+        "content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    ));
+    stream.write_all(request.as_bytes()).expect("sent");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("an answer");
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("a status line");
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+/// The headers that made `lambda_http` panic (a 500 "Lambda panicked", and with
+/// `panic = "abort"` a dead process): every route answers them as if they were well formed.
+#[test]
+fn hostile_headers_crash_no_route() {
+    let email = unique_email("e2e-hostile");
+    let registered = post_json("/register", &json!({"email": email, "password": PASSWORD}));
+    assert_eq!(registered.status, 201, "{}", registered.raw);
+    let token = registered.json["access_token"].as_str().expect("token");
+    let bearer = format!("Bearer {token}");
+    let hostile: [(&str, &str); 6] = [
+        ("x-forwarded-proto", "a b"),
+        ("x-forwarded-proto", "1"),
+        ("x-forwarded-proto", ""),
+        ("host", "exa mple.com"),
+        ("host", "[::1"),
+        ("host", "example.com:99999"),
+    ];
+    let login = json!({"email": email, "password": PASSWORD}).to_string();
+    for header in hostile {
+        let json_headers = [header, ("content-type", "application/json")];
+        let (status, body) = raw_request("POST", "/login", &json_headers, &login);
+        assert_eq!(status, 200, "{header:?}: {body}");
+        let fresh = json!({"email": unique_email("e2e-hostile"), "password": PASSWORD});
+        let (status, body) = raw_request("POST", "/register", &json_headers, &fresh.to_string());
+        assert_eq!(status, 201, "{header:?}: {body}");
+        let (status, body) =
+            raw_request("GET", "/profile", &[header, ("authorization", &bearer)], "");
+        assert_eq!(status, 200, "{header:?}: {body}");
+        assert_eq!(body["email"], email);
+    }
+}
+
+#[test]
+fn bodies_are_parsed_strictly_and_explain_themselves() {
+    let typo = post_json(
+        "/register",
+        &json!({"email": unique_email("e2e-strict"), "password": PASSWORD, "nmae": "Ada"}),
+    );
+    assert_eq!(typo.status, 400, "{}", typo.raw);
+    assert_eq!(
+        typo.json["error"]["details"],
+        json!({"nmae": "is not a known field"})
+    );
+
+    let twice = post(
+        "/login",
+        "application/json",
+        r#"{"email": "a@example.com", "password": "x", "password": "y"}"#,
+    );
+    assert_eq!(twice.status, 400, "{}", twice.raw);
+    assert_eq!(
+        twice.json["error"]["details"],
+        json!({"password": "is given more than once"})
+    );
+
+    let huge_number = format!(r#"{{"email": {}, "password": "x"}}"#, "9".repeat(360));
+    let wrong_shape = post("/login", "application/json", &huge_number);
+    assert_eq!(wrong_shape.status, 400);
+    assert_eq!(wrong_shape.json["error"]["code"], "validation_failed");
+
+    let (status, body) = raw_request(
+        "POST",
+        "/register",
+        &[
+            ("content-type", "application/json"),
+            ("content-encoding", "gzip"),
+        ],
+        "{}",
+    );
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (415, &json!("unsupported_media_type"))
+    );
+
+    let common = post_json(
+        "/register",
+        &json!({"email": unique_email("e2e-common"), "password": "Password1"}),
+    );
+    assert_eq!(common.status, 400);
+    assert!(common.json["error"]["details"]["password"].is_string());
+}
+
+#[test]
+fn authorization_must_be_one_bearer_token() {
+    // Another scheme: no bearer token was presented, so no error code in the challenge.
+    let basic = get_profile(Some("Basic YWRhOnB3"));
+    assert_eq!(basic.status, 401);
+    assert_eq!(basic.json["error"]["code"], "missing_token");
+    assert_eq!(
+        basic.www_authenticate.as_deref(),
+        Some("Bearer realm=\"accounts\"")
+    );
+    // Repeated headers reach the function joined with a comma (API Gateway's payload 2.0; the
+    // local emulator keeps only one of two separate headers, so the joined form is sent here).
+    let email = unique_email("e2e-two-auth");
+    let token =
+        post_json("/register", &json!({"email": email, "password": PASSWORD})).json["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned();
+    let twice = get_profile(Some(&format!("Bearer {token}, Bearer {token}")));
+    assert_eq!(twice.status, 401);
+    assert_eq!(twice.json["error"]["code"], "invalid_token");
+    assert!(
+        twice
+            .www_authenticate
+            .is_some_and(|c| c.contains("error=\"invalid_token\""))
+    );
+}
+
+#[test]
+fn repeated_failures_are_throttled_for_known_and_unknown_emails_alike() {
+    let known = unique_email("e2e-throttle");
+    assert_eq!(
+        post_json("/register", &json!({"email": known, "password": PASSWORD})).status,
+        201
+    );
+    let unknown = unique_email("e2e-throttle-nobody");
+    // The local API runs with dev/local.env.
+    let setting = |name: &str| -> u32 {
+        let env = std::fs::read_to_string(shared::testing::workspace_root().join("dev/local.env"))
+            .expect("dev/local.env");
+        env.lines()
+            .find_map(|line| line.strip_prefix(&format!("{name}=")))
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in dev/local.env"))
+    };
+    let threshold = setting("LOGIN_THROTTLE_THRESHOLD");
+    let base_delay = setting("LOGIN_THROTTLE_BASE_DELAY_SECONDS").to_string();
+    let mut throttled = Vec::new();
+    for email in [&known, &unknown] {
+        for attempt in 1..=threshold {
+            let wrong = post_json("/login", &json!({"email": email, "password": "nope nope"}));
+            assert_eq!(
+                wrong.status, 401,
+                "{email} attempt {attempt}: {}",
+                wrong.raw
+            );
+        }
+        let mut request = agent().post(format!("{}/login", base_url()));
+        request = request.header("content-type", "application/json");
+        let mut response = request
+            .send(json!({"email": email, "password": PASSWORD}).to_string())
+            .expect("answered");
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response.body_mut().read_to_string().expect("body");
+        throttled.push((response.status().as_u16(), retry_after, body));
+    }
+    assert_eq!(throttled[0].0, 429, "{:?}", throttled[0]);
+    assert_eq!(throttled[0].1.as_deref(), Some(base_delay.as_str()));
+    assert!(throttled[0].2.contains("too_many_attempts"));
+    assert_eq!(
+        throttled[0], throttled[1],
+        "the same answer whether or not the account exists"
+    );
+}

@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 
 const PASSWORD: &str = "correct horse battery staple";
 const SAMPLE_EMAIL: &str = "ada.lovelace@example.com";
+const UNKNOWN_SAMPLE_EMAIL: &str = "nobody@example.com";
 
 async fn raw(state: &AppState, event: &Value) -> EventResponse {
     login::handler(state, lambda_event(event)).await
@@ -25,9 +26,19 @@ async fn login(state: &AppState, event: &Value) -> (StatusCode, HeaderMap, Value
     parts(raw(state, event).await)
 }
 
-/// A checked-in login event, aimed at `email` instead of the sample address.
+/// A checked-in login event, aimed at `email` instead of its sample address (each test its own
+/// address: the throttle counts per email).
 fn login_event(name: &str, email: &str) -> Value {
-    replace_in_body(event(name), SAMPLE_EMAIL, email)
+    let event = event(name);
+    let sample = [SAMPLE_EMAIL, UNKNOWN_SAMPLE_EMAIL]
+        .into_iter()
+        .find(|sample| {
+            event["body"]
+                .as_str()
+                .is_some_and(|body| body.contains(sample))
+        })
+        .expect("the event holds a sample address");
+    replace_in_body(event, sample, email)
 }
 
 fn ok_event(email: &str) -> Value {
@@ -166,10 +177,11 @@ async fn five_failures_throttle_known_and_unknown_emails_alike() {
     create_user(&state, &known, PASSWORD).await;
     let unknown = unique_email("login-throttle-nobody");
 
+    let settings = state.login_throttle.settings();
     let mut answers = Vec::new();
     for email in [&known, &unknown] {
         let wrong = login_event("login/wrong-password", email);
-        for attempt in 1..=5 {
+        for attempt in 1..=settings.threshold {
             let (status, _, _) = login(&state, &wrong).await;
             assert_eq!(
                 status,
@@ -188,17 +200,22 @@ async fn five_failures_throttle_known_and_unknown_emails_alike() {
         "a 429 says nothing about the account"
     );
     let (status, headers, body) = parts(answers.remove(0));
+    let base = settings.base_delay;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(headers[header::RETRY_AFTER], "1");
+    assert_eq!(
+        headers[header::RETRY_AFTER],
+        base.as_secs().to_string().as_str()
+    );
     assert_eq!(body["error"]["code"], "too_many_attempts");
 
     // After the first delay one more guess is allowed; its failure doubles the wait.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep(base + Duration::from_millis(100)).await;
     let wrong = login_event("login/wrong-password", &known);
     assert_eq!(login(&state, &wrong).await.0, StatusCode::UNAUTHORIZED);
     let (status, headers, _) = login(&state, &wrong).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(headers[header::RETRY_AFTER], "2");
+    let doubled = (base * 2).as_secs().to_string();
+    assert_eq!(headers[header::RETRY_AFTER], doubled.as_str());
 }
 
 #[tokio::test]
@@ -207,11 +224,12 @@ async fn a_successful_login_resets_the_count() {
     let email = unique_email("login-reset");
     create_user(&state, &email, PASSWORD).await;
     let wrong = login_event("login/wrong-password", &email);
-    for _ in 0..4 {
+    let threshold = state.login_throttle.settings().threshold;
+    for _ in 1..threshold {
         assert_eq!(login(&state, &wrong).await.0, StatusCode::UNAUTHORIZED);
     }
     assert_eq!(login(&state, &ok_event(&email)).await.0, StatusCode::OK);
-    for attempt in 1..=5 {
+    for attempt in 1..=threshold {
         let (status, _, _) = login(&state, &wrong).await;
         assert_eq!(
             status,

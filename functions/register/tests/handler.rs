@@ -265,10 +265,13 @@ async fn hostile_headers_cannot_crash_register() {
 }
 
 #[tokio::test]
-async fn passwords_are_counted_in_characters_up_to_128() {
+async fn passwords_are_counted_in_characters_up_to_the_maximum() {
+    use shared::password::MAX_PASSWORD_LENGTH;
+    let minimum = state().await.password_policy.min_length();
     let cases = [
-        ("é".repeat(8), StatusCode::CREATED),
-        ("x".repeat(129), StatusCode::BAD_REQUEST),
+        ("é".repeat(minimum), StatusCode::CREATED),
+        ("🔑".repeat(MAX_PASSWORD_LENGTH), StatusCode::CREATED),
+        ("x".repeat(MAX_PASSWORD_LENGTH + 1), StatusCode::BAD_REQUEST),
     ];
     for (password, expected) in cases {
         let email = unique_email("register-length");

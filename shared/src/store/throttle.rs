@@ -72,6 +72,11 @@ impl LoginThrottle {
         }
     }
 
+    /// The backoff this throttle applies.
+    pub fn settings(&self) -> ThrottleSettings {
+        self.settings
+    }
+
     /// The stored subject for a normalised email: base64url(HMAC-SHA256(key, email)).
     fn subject(&self, email: &str) -> String {
         let tag = hmac::sign(&self.key, email.as_bytes());
