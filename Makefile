@@ -45,7 +45,7 @@ build: venv ## sam build: three arm64 bootstrap binaries in .aws-sam/build
 deploy: build ## sam deploy (guided the first time, then with samconfig.toml)
 	@if [ -f samconfig.toml ]; then $(VENV)/bin/sam deploy; else $(VENV)/bin/sam deploy --guided; fi
 
-bench: venv ## Login latency benchmark against a local stack (see docs/benchmarks.md)
+bench: venv ## Handler latency and login-timing benchmark against a local stack (docs/benchmarks.md)
 	dev/bench.sh
 
 clean: ## Remove build outputs and the local tool environment

@@ -47,6 +47,7 @@ def jwt(claims: dict, key: bytes, alg: str = "HS256") -> str:
 
 def claims(**overrides: object) -> dict:
     base = {
+        "sid": "2b9a9f0e-51c4-4c5e-9d7e-3f1f6a0b8c2d",
         "sub": SUB,
         "iat": PAST,
         "nbf": PAST,
@@ -109,9 +110,28 @@ def post(path: str, body: object, **headers: str) -> dict:
 
 
 def profile(token: str | None = None, authorization: str | None = None) -> dict:
+    return bearer_event("GET", "/profile", token, authorization)
+
+
+def bearer_event(
+    method: str,
+    path: str,
+    token: str | None = None,
+    authorization: str | None = None,
+    route: str | None = None,
+) -> dict:
     if token is not None:
         authorization = f"Bearer {token}"
-    return event("GET", "/profile", None, {"authorization": authorization} if authorization else {})
+    payload = event(method, path, None, {"authorization": authorization} if authorization else {})
+    if route is not None:  # a route with a path parameter: /sessions/{id}
+        payload["routeKey"] = payload["requestContext"]["routeKey"] = f"{method} {route}"
+        payload["pathParameters"] = {"id": path.rsplit("/", 1)[1]}
+    return payload
+
+
+# Placeholders the handler tests replace with real tokens of a real session.
+REFRESH_PLACEHOLDER = "REPLACE_WITH_A_REFRESH_TOKEN_FROM_REGISTER_LOGIN_OR_REFRESH"
+SESSION_ID = "7d444840-9dc0-41f2-a7a2-4b2fc5f8e1a3"
 
 
 # Client-controlled headers that made lambda_http 1.3.2 panic while converting the event
@@ -231,6 +251,49 @@ def all_events() -> dict[str, dict]:
             "rawQueryString": "q=a b&%zz=ü&x=\"<>\\^`{|}",
         },
     }
+    events.update(
+        {
+            # POST /refresh
+            "refresh/ok": post("/refresh", {"refresh_token": REFRESH_PLACEHOLDER}),
+            "refresh/malformed-token": post("/refresh", {"refresh_token": "not-a-refresh-token"}),
+            "refresh/forged-token": post(
+                "/refresh",
+                {"refresh_token": f"v1.{SUB}.{SESSION_ID}.0.{b64(b'x' * 32)}"},
+            ),
+            "refresh/missing-token": post("/refresh", {}),
+            "refresh/access-token-instead": post("/refresh", {"refresh_token": good}),
+            # POST /logout
+            "logout/ok": bearer_event("POST", "/logout", PLACEHOLDER),
+            "logout/refresh-token": post("/logout", {"refresh_token": REFRESH_PLACEHOLDER}),
+            "logout/unknown-refresh-token": post(
+                "/logout",
+                {"refresh_token": f"v1.{SUB}.{SESSION_ID}.0.{b64(b'x' * 32)}"},
+            ),
+            "logout/no-credentials": event("POST", "/logout"),
+            "logout/expired-token": bearer_event(
+                "POST", "/logout", jwt(claims(exp=PAST + 900), key)
+            ),
+            # GET /sessions
+            "list-sessions/ok": bearer_event("GET", "/sessions", PLACEHOLDER),
+            "list-sessions/missing-token": bearer_event("GET", "/sessions"),
+            "list-sessions/expired-token": bearer_event(
+                "GET", "/sessions", jwt(claims(exp=PAST + 900), key)
+            ),
+            # DELETE /sessions/{id}
+            "end-session/ok": bearer_event(
+                "DELETE", f"/sessions/{SESSION_ID}", PLACEHOLDER, route="/sessions/{id}"
+            ),
+            "end-session/malformed-id": bearer_event(
+                "DELETE", "/sessions/not-a-session-id", PLACEHOLDER, route="/sessions/{id}"
+            ),
+            "end-session/missing-token": bearer_event(
+                "DELETE", f"/sessions/{SESSION_ID}", route="/sessions/{id}"
+            ),
+            # DELETE /sessions
+            "end-other-sessions/ok": bearer_event("DELETE", "/sessions", PLACEHOLDER),
+            "end-other-sessions/missing-token": bearer_event("DELETE", "/sessions"),
+        }
+    )
     events["register/invalid-base64-body"] = {
         **post("/register", {"email": "ada@example.com", "password": password}),
         "body": "not base64!",

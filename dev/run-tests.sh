@@ -27,6 +27,9 @@ source dev/local.env
 set +a
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DDB_PORT" TABLE_NAME="$TABLE"
 export E2E_BASE_URL="http://127.0.0.1:$API_PORT"
+# The handler tests log each function's DynamoDB actions here; the template checks compare them
+# with the IAM roles.
+rm -rf target/dynamodb-calls
 cargo test --workspace --no-fail-fast
 
 echo "==> template checks (sam validate, cfn-lint, consistency)"

@@ -52,11 +52,16 @@ def test_cfn_lint_with_serverless_rules_reports_nothing():
 # ------------------------------------------------------------------ one set of routes everywhere
 
 
-def test_template_routes_are_the_three_endpoints():
+def test_template_routes_are_the_api_contract():
     assert ROUTES == {
         ("POST", "/register", "register"),
         ("POST", "/login", "login"),
         ("GET", "/profile", "profile"),
+        ("POST", "/refresh", "refresh"),
+        ("POST", "/logout", "logout"),
+        ("GET", "/sessions", "list-sessions"),
+        ("DELETE", "/sessions/{id}", "end-session"),
+        ("DELETE", "/sessions", "end-other-sessions"),
     }
 
 
@@ -73,9 +78,9 @@ def test_the_local_router_in_cargo_toml_mirrors_the_template():
 
 def test_every_route_has_a_function_binary_of_that_name():
     manifest = tomllib.loads((ROOT / "Cargo.toml").read_text())
-    members = set(manifest["workspace"]["members"])
+    # Every folder under functions/ is a workspace member: a new route is a new folder.
+    assert "functions/*" in manifest["workspace"]["members"]
     for _, _, binary in ROUTES:
-        assert f"functions/{binary}" in members
         package = tomllib.loads((ROOT / "functions" / binary / "Cargo.toml").read_text())
         assert package["package"]["name"] == binary  # cargo lambda builds the package's binary
         assert (ROOT / "functions" / binary / "src" / "main.rs").is_file()
@@ -91,12 +96,16 @@ def test_every_event_is_an_http_api_request_for_its_route():
         files = sorted((ROOT / "events" / binary).glob("*.json"))
         assert len(files) >= 2, f"events/{binary} needs good and bad cases"
         assert any(f.name == "ok.json" for f in files)
+        # A path parameter ({id}) matches one path segment, which the event also carries.
+        pattern = re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path)) + "$")
         for file in files:
             event = json.loads(file.read_text())
             assert event["version"] == "2.0", file
             assert event["routeKey"] == f"{method} {path}", file
             assert event["requestContext"]["http"]["method"] == method, file
-            assert event["rawPath"] == path, file
+            match = pattern.match(event["rawPath"])
+            assert match, (file, event["rawPath"])
+            assert event.get("pathParameters", {}) == match.groupdict(), file
 
 
 def test_the_readme_api_reference_names_exactly_these_routes():
@@ -166,18 +175,26 @@ def test_functions_are_arm64_al2023_rust_builds_with_tracing():
     assert globals_["Handler"] == "bootstrap"
     assert globals_["CodeUri"] == "."
     assert globals_["Tracing"] == "Active"
+    logs = cfn.resources_of_type(TEMPLATE, "AWS::Logs::LogGroup")
     for name, function in FUNCTIONS.items():
         assert function["Metadata"]["BuildMethod"] == "rust-cargolambda", name
-        assert "LogGroup" in function["Properties"]["LoggingConfig"], name
+        group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        binary = function["Metadata"]["BuildProperties"]["Binary"]
+        assert logs[group]["Properties"]["LogGroupName"] == {
+            "Fn::Sub": f"/aws/lambda/${{AWS::StackName}}/{binary}"
+        }, name
 
 
-def test_argon2_functions_get_a_full_vcpu_and_profile_does_not():
+def test_argon2_functions_get_a_full_vcpu_and_no_other_does():
     memory = {
-        f["Metadata"]["BuildProperties"]["Binary"]: f["Properties"]["MemorySize"]
+        f["Metadata"]["BuildProperties"]["Binary"]: f["Properties"].get(
+            "MemorySize", TEMPLATE["Globals"]["Function"]["MemorySize"]
+        )
         for f in FUNCTIONS.values()
     }
-    assert memory["register"] >= 1769 and memory["login"] >= 1769
-    assert memory["profile"] < memory["login"]
+    assert memory.pop("register") >= 1769 and memory.pop("login") >= 1769
+    assert TEMPLATE["Globals"]["Function"]["MemorySize"] == 256
+    assert set(memory.values()) == {256}, "the others do no hashing"
 
 
 def test_the_signing_key_is_generated_and_only_its_arn_is_passed():
@@ -203,57 +220,96 @@ def test_environment_variables_are_the_ones_the_code_reads_and_all_documented():
         assert re.search(rf"^{variable}=", local_env, re.M), f"{variable} missing from local.env"
 
 
-EXPECTED_DYNAMODB_ACTIONS = {
-    "register": {"dynamodb:PutItem"},
-    "login": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"},
-    "profile": {"dynamodb:GetItem"},
-}
-
-
-def _statements(role):
-    for policy in role["Properties"]["Policies"]:
+def _statements(policy_holder):
+    for policy in policy_holder["Properties"].get("Policies", []):
         yield from policy["PolicyDocument"]["Statement"]
+    yield from policy_holder["Properties"].get("PolicyDocument", {}).get("Statement", [])
 
 
 def _as_list(value):
     return value if isinstance(value, list) else [value]
 
 
-def test_each_function_has_least_privilege_iam():
+def _role(function):
+    return TEMPLATE["Resources"][function["Properties"]["Role"]["Fn::GetAtt"][0]]
+
+
+def test_the_shared_policy_grants_logs_tracing_and_the_key_and_nothing_else():
+    (name, policy), = cfn.resources_of_type(TEMPLATE, "AWS::IAM::ManagedPolicy").items()
+    actions = set()
+    for statement in _statements(policy):
+        assert statement["Effect"] == "Allow"
+        statement_actions = set(_as_list(statement["Action"]))
+        actions |= statement_actions
+        if statement["Resource"] == "*":
+            # X-Ray trace submission cannot be scoped to a resource (an AWS limitation).
+            assert statement_actions <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+        if "secretsmanager:GetSecretValue" in statement_actions:
+            assert statement["Resource"] == {"Ref": "TokenSigningKey"}
+        if "logs:PutLogEvents" in statement_actions:
+            assert "/aws/lambda/${AWS::StackName}/*" in statement["Resource"]["Fn::Sub"]
+    assert actions == {
+        "secretsmanager:GetSecretValue",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    }
+    for function in FUNCTIONS.values():
+        assert _role(function)["Properties"]["ManagedPolicyArns"] == [{"Ref": name}]
+
+
+def _role_dynamodb_actions(function):
+    actions = set()
+    for statement in _statements(_role(function)):
+        statement_actions = set(_as_list(statement["Action"]))
+        assert statement["Effect"] == "Allow"
+        assert all(a.startswith("dynamodb:") and "*" not in a for a in statement_actions)
+        assert statement["Resource"] == {"Fn::GetAtt": ["UsersTable", "Arn"]}
+        actions |= statement_actions
+    return actions
+
+
+def test_each_role_grants_exactly_the_dynamodb_actions_its_function_issues():
+    """Least privilege, proven: the handler tests log every DynamoDB call a handler makes, with
+    the route it was handling (a transaction counts as its items' actions), under
+    target/dynamodb-calls/; each role must grant exactly what its route issued, nothing missing,
+    nothing extra."""
+    calls = ROOT / "target" / "dynamodb-calls"
+    logs = sorted(calls.glob("*.txt")) if calls.is_dir() else []
+    assert logs, f"no logs in {calls}: `make test` runs the handler tests first"
+    issued: dict[str, set[str]] = {}
+    for log in logs:
+        for line in log.read_text().splitlines():
+            route, action = line.split("\t")
+            issued.setdefault(route, set()).add(action)
+    for method, path, binary in ROUTES:
+        (function,) = [
+            f for f in FUNCTIONS.values() if f["Metadata"]["BuildProperties"]["Binary"] == binary
+        ]
+        route = f"{method} {path}"
+        assert issued.get(route), f"no handler test made {binary} call DynamoDB"
+        assert _role_dynamodb_actions(function) == issued[route], binary
+
+
+def test_writes_are_fenced_to_the_key_prefixes_each_function_writes():
+    writes = {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"}
+    expected = {
+        "login": ["THROTTLE#*", "USER#*"],  # throttle counters, sessions; never email claims
+        "refresh": ["USER#*"],
+        "logout": ["USER#*"],
+        "end-session": ["USER#*"],
+        "end-other-sessions": ["USER#*"],
+    }
     for function in FUNCTIONS.values():
         binary = function["Metadata"]["BuildProperties"]["Binary"]
-        role_name = function["Properties"]["Role"]["Fn::GetAtt"][0]
-        role = TEMPLATE["Resources"][role_name]
-        assert "ManagedPolicyArns" not in role["Properties"], binary
-        dynamodb = set()
-        for statement in _statements(role):
-            actions = _as_list(statement["Action"])
-            resources = _as_list(statement["Resource"])
-            assert statement["Effect"] == "Allow"
-            assert not any("*" in action for action in actions), (binary, actions)
-            if "*" in resources:
-                # X-Ray trace submission cannot be scoped to a resource (an AWS limitation).
-                assert set(actions) <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
-            if any(a.startswith("dynamodb:") for a in actions):
-                dynamodb.update(actions)
-                assert resources == [{"Fn::GetAtt": ["UsersTable", "Arn"]}], binary
-            if "secretsmanager:GetSecretValue" in actions:
-                assert resources == [{"Ref": "TokenSigningKey"}], binary
-        assert dynamodb == EXPECTED_DYNAMODB_ACTIONS[binary], binary
-
-
-def test_login_writes_only_login_throttle_items():
-    role = TEMPLATE["Resources"]["LoginRole"]
-    writes = [
-        s for s in _statements(role)
-        if set(_as_list(s["Action"])) & {"dynamodb:PutItem", "dynamodb:DeleteItem"}
-    ]
-    assert len(writes) == 1
-    assert writes[0]["Condition"] == {
-        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["THROTTLE#*"]}
-    }
-    # The Rust side writes exactly that prefix.
-    assert 'format!("THROTTLE#{subject}")' in (ROOT / "shared/src/store/item.rs").read_text()
+        for statement in _statements(_role(function)):
+            if set(_as_list(statement["Action"])) & writes and binary in expected:
+                assert statement["Condition"] == {
+                    "ForAllValues:StringLike": {"dynamodb:LeadingKeys": expected[binary]}
+                }, binary
+    item_rs = (ROOT / "shared/src/store/item.rs").read_text()
+    assert 'format!("THROTTLE#{subject}")' in item_rs and 'format!("USER#{user_id}")' in item_rs
 
 
 def test_every_log_group_has_the_retention_parameter():

@@ -1,19 +1,65 @@
-//! Bearer-token authentication for protected routes.
+//! Authentication for protected routes: one call, [`authenticate`], turns a request into who is
+//! calling, in which live session, as which user.
 
 use lambda_http::Request;
 use lambda_http::http::header;
 
 use crate::error::ApiError;
+use crate::session::{Session, SessionId, now_seconds};
+use crate::state::AppState;
 use crate::token::TokenService;
-use crate::user::UserId;
+use crate::user::{User, UserId};
 
 /// Who a valid token says is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     /// The user the token was issued to.
     pub user_id: UserId,
+    /// The session it was issued in.
+    pub session_id: SessionId,
     /// The token's `jti`.
     pub token_id: String,
+}
+
+/// An authenticated request: the caller, their live session and their account.
+#[derive(Debug)]
+pub struct Authenticated {
+    /// What the token says.
+    pub principal: Principal,
+    /// The session the token belongs to, alive now.
+    pub session: Session,
+    /// The account (without its password hash).
+    pub user: User,
+}
+
+/// The one authentication step of every protected route: a valid bearer token
+/// ([`verify_bearer`]) whose session is alive and whose user exists, checked with one strongly
+/// consistent DynamoDB round trip that also reads the user. A token whose session has ended
+/// (logout, reuse detection, expiry) or whose user is gone is [`ApiError::InvalidToken`].
+pub async fn authenticate(state: &AppState, request: &Request) -> Result<Authenticated, ApiError> {
+    let principal = verify_bearer(&state.tokens, request)?;
+    let (user, session) = state
+        .users
+        .get_with_session(&principal.user_id, &principal.session_id)
+        .await?;
+    let Some(session) = session.filter(|session| session.is_live(now_seconds())) else {
+        tracing::debug!(user_id = %principal.user_id, "token of an ended session");
+        return Err(ApiError::InvalidToken);
+    };
+    let Some(user) = user else {
+        tracing::debug!(user_id = %principal.user_id, "token for a user that no longer exists");
+        return Err(ApiError::InvalidToken);
+    };
+    Ok(Authenticated {
+        principal,
+        session,
+        user,
+    })
+}
+
+/// Whether the request carries an `Authorization` header at all.
+pub fn presents_credentials(request: &Request) -> bool {
+    request.headers().contains_key(header::AUTHORIZATION)
 }
 
 /// Checks the `Authorization: Bearer <token>` header (RFC 6750).
@@ -24,8 +70,9 @@ pub struct Principal {
 ///   never holds), an empty bearer token, or one that fails verification:
 ///   [`ApiError::InvalidToken`], challenged with `error="invalid_token"`.
 ///
-/// Both are 401s with `WWW-Authenticate`; the reason is logged at debug level only.
-pub fn authenticate(tokens: &TokenService, request: &Request) -> Result<Principal, ApiError> {
+/// Both are 401s with `WWW-Authenticate`; the reason is logged at debug level only. This checks
+/// the token alone: routes call [`authenticate`], which also checks the session.
+pub fn verify_bearer(tokens: &TokenService, request: &Request) -> Result<Principal, ApiError> {
     let mut values = request.headers().get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Err(ApiError::MissingToken);
@@ -57,8 +104,27 @@ pub fn authenticate(tokens: &TokenService, request: &Request) -> Result<Principa
         ApiError::InvalidToken
     })?;
     let user_id = UserId::parse(&claims.sub).ok_or_else(|| rejected("subject is not a user id"))?;
+    let session_id =
+        SessionId::parse(&claims.sid).ok_or_else(|| rejected("sid is not a session id"))?;
     Ok(Principal {
         user_id,
+        session_id,
         token_id: claims.jti,
     })
+}
+
+/// The answer to every sign-in (register, login, refresh): a new access token for `session`, the
+/// session's current refresh token, and the user.
+pub fn signed_in(
+    state: &AppState,
+    status: lambda_http::http::StatusCode,
+    user: &User,
+    session: &Session,
+) -> Result<lambda_http::Response<lambda_http::Body>, ApiError> {
+    let access = state.tokens.issue(&user.id, &session.id)?;
+    let refresh = state.refresh_tokens.current(session);
+    Ok(crate::http::json_response(
+        status,
+        &crate::token::TokenResponse::new(&access, &refresh, user),
+    ))
 }

@@ -26,6 +26,14 @@ pub const ACCESS_TOKEN_TTL_SECONDS: &str = "ACCESS_TOKEN_TTL_SECONDS";
 pub const PASSWORD_MIN_LENGTH: &str = "PASSWORD_MIN_LENGTH";
 /// Budget for one DynamoDB operation, retries included, in ms. Default 3000, range 100..=20000.
 pub const DYNAMODB_TIMEOUT_MS: &str = "DYNAMODB_TIMEOUT_MS";
+/// Seconds a session lives without a refresh. Default 604800 (7 days), range 300..=31536000.
+pub const SESSION_IDLE_TTL_SECONDS: &str = "SESSION_IDLE_TTL_SECONDS";
+/// Seconds a session lives at most after sign-in. Default 2592000 (30 days), range
+/// 300..=31536000, at least the idle lifetime.
+pub const SESSION_MAX_TTL_SECONDS: &str = "SESSION_MAX_TTL_SECONDS";
+/// Seconds after a rotation during which the just-rotated refresh token still answers (with the
+/// session's current one) instead of counting as reuse. Default 10, range 0..=300.
+pub const REFRESH_REUSE_GRACE_SECONDS: &str = "REFRESH_REUSE_GRACE_SECONDS";
 /// Consecutive failed logins for one email before it is throttled. Default 5, range 1..=100.
 pub const LOGIN_THROTTLE_THRESHOLD: &str = "LOGIN_THROTTLE_THRESHOLD";
 /// The first throttle delay in seconds, doubled on each further failure. Default 1, 1..=3600.
@@ -61,6 +69,29 @@ pub struct Config {
     pub dynamodb_timeout: Duration,
     /// See [`LOGIN_THROTTLE_THRESHOLD`] and the two delay variables.
     pub login_throttle: ThrottleSettings,
+    /// See [`SESSION_IDLE_TTL_SECONDS`] and its siblings.
+    pub sessions: SessionSettings,
+}
+
+/// Session lifetimes and the refresh-token reuse grace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionSettings {
+    /// See [`SESSION_IDLE_TTL_SECONDS`].
+    pub idle_ttl: Duration,
+    /// See [`SESSION_MAX_TTL_SECONDS`].
+    pub max_ttl: Duration,
+    /// See [`REFRESH_REUSE_GRACE_SECONDS`].
+    pub reuse_grace: Duration,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            idle_ttl: Duration::from_secs(7 * 24 * 3600),
+            max_ttl: Duration::from_secs(30 * 24 * 3600),
+            reuse_grace: Duration::from_secs(10),
+        }
+    }
 }
 
 /// Per-email login backoff: after `threshold` consecutive failures, each further attempt waits
@@ -154,6 +185,7 @@ impl Config {
                 100..=20_000,
             )?),
             login_throttle: throttle_settings(&get)?,
+            sessions: session_settings(&get)?,
         })
     }
 }
@@ -185,6 +217,40 @@ fn throttle_settings(
         threshold,
         base_delay: Duration::from_secs(base),
         max_delay: Duration::from_secs(max),
+    })
+}
+
+fn session_settings(get: &impl Fn(&str) -> Option<String>) -> Result<SessionSettings, ConfigError> {
+    let defaults = SessionSettings::default();
+    let year = 365 * 24 * 3600;
+    let idle = number(
+        get,
+        SESSION_IDLE_TTL_SECONDS,
+        defaults.idle_ttl.as_secs(),
+        300..=year,
+    )?;
+    let max = number(
+        get,
+        SESSION_MAX_TTL_SECONDS,
+        defaults.max_ttl.as_secs(),
+        300..=year,
+    )?;
+    if max < idle {
+        return Err(ConfigError::Invalid {
+            name: SESSION_MAX_TTL_SECONDS,
+            reason: format!("must be at least {SESSION_IDLE_TTL_SECONDS}"),
+        });
+    }
+    let grace = number(
+        get,
+        REFRESH_REUSE_GRACE_SECONDS,
+        defaults.reuse_grace.as_secs(),
+        0..=300,
+    )?;
+    Ok(SessionSettings {
+        idle_ttl: Duration::from_secs(idle),
+        max_ttl: Duration::from_secs(max),
+        reuse_grace: Duration::from_secs(grace),
     })
 }
 
@@ -241,6 +307,10 @@ mod tests {
         assert_eq!(config.password_min_length, 8);
         assert_eq!(config.dynamodb_timeout, Duration::from_millis(3000));
         assert_eq!(config.login_throttle, ThrottleSettings::default());
+        assert_eq!(config.sessions, SessionSettings::default());
+        assert_eq!(config.sessions.idle_ttl, Duration::from_secs(604_800));
+        assert_eq!(config.sessions.max_ttl, Duration::from_secs(2_592_000));
+        assert_eq!(config.sessions.reuse_grace, Duration::from_secs(10));
         assert_eq!(config.login_throttle.threshold, 5);
         assert_eq!(config.login_throttle.max_delay, Duration::from_secs(900));
         assert!(matches!(config.signing_key, KeySource::Inline(_)));
@@ -282,6 +352,9 @@ mod tests {
             (LOGIN_THROTTLE_THRESHOLD, "101"),
             (LOGIN_THROTTLE_BASE_DELAY_SECONDS, "3601"),
             (LOGIN_THROTTLE_MAX_DELAY_SECONDS, "86401"),
+            (SESSION_IDLE_TTL_SECONDS, "299"),
+            (SESSION_MAX_TTL_SECONDS, "31536001"),
+            (REFRESH_REUSE_GRACE_SECONDS, "301"),
         ] {
             let mut vars = MINIMAL.to_vec();
             vars.push((name, value));
@@ -295,6 +368,15 @@ mod tests {
         let mut vars = MINIMAL.to_vec();
         vars.push((PASSWORD_MIN_LENGTH, "12"));
         assert_eq!(config(&vars).expect("valid").password_min_length, 12);
+    }
+
+    #[test]
+    fn a_session_cannot_live_longer_idle_than_at_all() {
+        let mut vars = MINIMAL.to_vec();
+        vars.push((SESSION_IDLE_TTL_SECONDS, "7200"));
+        vars.push((SESSION_MAX_TTL_SECONDS, "3600"));
+        let error = config(&vars).expect_err("invalid").to_string();
+        assert!(error.starts_with(SESSION_MAX_TTL_SECONDS), "{error}");
     }
 
     #[test]

@@ -37,6 +37,10 @@ pub enum ApiError {
     /// 401 `invalid_credentials`: unknown email or wrong password; deliberately indistinguishable.
     #[error("The email or password is incorrect.")]
     InvalidCredentials,
+    /// 401 `invalid_grant`: the refresh token is unknown, expired, malformed, of an ended session,
+    /// or was already used (which ends its session); deliberately one answer for all.
+    #[error("The refresh token is invalid or has expired.")]
+    InvalidGrant,
     /// 401 `missing_token`: no `Authorization` header, or one with another scheme than `Bearer`,
     /// on a route that needs a token.
     #[error("This endpoint requires a bearer token.")]
@@ -46,6 +50,9 @@ pub enum ApiError {
     /// more than once.
     #[error("The access token is invalid or has expired.")]
     InvalidToken,
+    /// 404 `session_not_found`: not one of the caller's live sessions (whoever's it is).
+    #[error("No such session.")]
+    SessionNotFound,
     /// 405 `method_not_allowed`: the route exists but not with this method.
     #[error("This method is not allowed on this route.")]
     MethodNotAllowed {
@@ -88,9 +95,11 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest | Self::MalformedJson | Self::Validation(_) => StatusCode::BAD_REQUEST,
-            Self::InvalidCredentials | Self::MissingToken | Self::InvalidToken => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::InvalidCredentials
+            | Self::InvalidGrant
+            | Self::MissingToken
+            | Self::InvalidToken => StatusCode::UNAUTHORIZED,
+            Self::SessionNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::EmailTaken => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -108,6 +117,8 @@ impl ApiError {
             Self::MalformedJson => "malformed_json",
             Self::Validation(_) => "validation_failed",
             Self::InvalidCredentials => "invalid_credentials",
+            Self::InvalidGrant => "invalid_grant",
+            Self::SessionNotFound => "session_not_found",
             Self::MissingToken => "missing_token",
             Self::InvalidToken => "invalid_token",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
@@ -203,8 +214,10 @@ mod tests {
             ApiError::MalformedJson,
             ApiError::Validation(FieldErrors::from([("email".into(), "is required".into())])),
             ApiError::InvalidCredentials,
+            ApiError::InvalidGrant,
             ApiError::MissingToken,
             ApiError::InvalidToken,
+            ApiError::SessionNotFound,
             ApiError::MethodNotAllowed {
                 allow: Method::POST,
             },

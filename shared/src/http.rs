@@ -14,6 +14,7 @@ use serde_json::value::RawValue;
 use tracing::Instrument;
 
 use crate::error::{ApiError, FieldErrors};
+use crate::session::ClientInfo;
 
 /// The largest request body accepted; anything bigger is a 413 before it is parsed.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -105,6 +106,45 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// `204 No Content`, with the headers every response of this API carries.
+pub fn no_content() -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Where the request came from, as API Gateway saw it (not as the client's headers claim).
+pub fn client_info(request: &Request) -> ClientInfo {
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => ClientInfo::new(
+            context.http.user_agent.as_deref(),
+            context.http.source_ip.as_deref(),
+        ),
+        #[allow(unreachable_patterns)] // other event sources exist only with other features
+        _ => ClientInfo::default(),
+    }
+}
+
+/// A path parameter of the route (`{id}` in `/sessions/{id}`), as API Gateway extracted it; the
+/// last path segment when the event carries none (the local emulator).
+pub fn path_parameter(request: &Request, name: &str) -> Option<String> {
+    request
+        .path_parameters_ref()
+        .and_then(|parameters| parameters.first(name).map(str::to_owned))
+        .or_else(|| {
+            request
+                .uri()
+                .path()
+                .rsplit('/')
+                .next()
+                .filter(|segment| !segment.is_empty())
+                .map(str::to_owned)
+        })
 }
 
 /// Parses a JSON object body and validates its fields in one pass.

@@ -13,6 +13,7 @@ pub mod error;
 pub mod http;
 pub mod password;
 pub mod runtime;
+pub mod session;
 pub mod state;
 pub mod store;
 pub mod telemetry;

@@ -63,6 +63,8 @@ where
     Fut: Future<Output = Result<Response<Body>, ApiError>>,
 {
     let LambdaEvent { payload, context } = event;
+    #[cfg(feature = "testing")]
+    let route = payload["routeKey"].as_str().unwrap_or("-").to_owned();
     let response = match into_request(payload) {
         Ok(request) => {
             let mut request = request.with_lambda_context(context.clone());
@@ -76,7 +78,13 @@ where
                     .headers_mut()
                     .insert(HeaderName::from_static("x-amzn-trace-id"), value);
             }
-            serve(request, method, handle).await
+            #[cfg(feature = "testing")]
+            let response = crate::testing::IN_HANDLER
+                .scope(route, serve(request, method, handle))
+                .await;
+            #[cfg(not(feature = "testing"))]
+            let response = serve(request, method, handle).await;
+            response
         }
         Err(rejected) => {
             tracing::info!(reason = rejected.0, "event refused before conversion");

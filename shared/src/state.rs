@@ -12,6 +12,7 @@ use crate::config::{
     Config, ConfigError, KeySource, TOKEN_SIGNING_KEY, TOKEN_SIGNING_KEY_SECRET_ARN,
 };
 use crate::password::PasswordPolicy;
+use crate::session::RefreshTokens;
 use crate::store::{LoginThrottle, UserStore};
 use crate::token::{KeyTooShort, SigningKey, TokenService, TokenSettings};
 
@@ -22,6 +23,8 @@ pub struct AppState {
     pub users: UserStore,
     /// Per-email login backoff, in the same table.
     pub login_throttle: LoginThrottle,
+    /// Refresh tokens and session lifetimes.
+    pub refresh_tokens: RefreshTokens,
     /// Access token issue and verification.
     pub tokens: TokenService,
     /// Rules for new passwords.
@@ -98,6 +101,10 @@ impl AppState {
                 key.derive(LOGIN_THROTTLE_KEY_PURPOSE),
                 config.login_throttle,
             ),
+            refresh_tokens: RefreshTokens::new(
+                key.derive(REFRESH_TOKEN_KEY_PURPOSE),
+                config.sessions,
+            ),
             users: UserStore::new(dynamodb, config.table_name),
             tokens,
             password_policy: PasswordPolicy::new(config.password_min_length),
@@ -107,6 +114,8 @@ impl AppState {
 
 /// The label the login-throttle key is derived under (see [`SigningKey::derive`]).
 const LOGIN_THROTTLE_KEY_PURPOSE: &str = "accounts-api/login-throttle/v1";
+/// The label the refresh-token key is derived under.
+const REFRESH_TOKEN_KEY_PURPOSE: &str = "accounts-api/refresh-token/v1";
 
 /// The AWS SDK settings every function uses: region and credentials from the environment (the
 /// Lambda role in AWS, the local env file on a laptop), `AWS_ENDPOINT_URL_DYNAMODB` honoured, and

@@ -115,7 +115,10 @@ fn test_config() -> Config {
 pub async fn state() -> AppState {
     let config = test_config();
     let sdk = sdk_config_loader(&config).load().await;
-    AppState::new(config, &sdk).await.expect("state builds")
+    let dynamodb = dynamodb_client(&sdk, None);
+    AppState::with_dynamodb(config, &sdk, dynamodb)
+        .await
+        .expect("state builds")
 }
 
 /// State whose DynamoDB calls go to `endpoint` instead (a fake from this module).
@@ -125,7 +128,10 @@ pub async fn state_with_dynamodb_at(endpoint: &str) -> AppState {
         .endpoint_url(endpoint)
         .load()
         .await;
-    AppState::new(config, &sdk).await.expect("state builds")
+    let dynamodb = dynamodb_client(&sdk, None);
+    AppState::with_dynamodb(config, &sdk, dynamodb)
+        .await
+        .expect("state builds")
 }
 
 /// Three broken DynamoDBs: connection refused, throttling, never answering.
@@ -208,8 +214,45 @@ pub async fn create_user(state: &AppState, email: &str, password: &str) -> crate
         .expect("valid password");
     let hash = crate::password::hash(password).await.expect("hashed");
     let user = crate::user::User::new(email, None);
-    state.users.create(&user, &hash).await.expect("created");
+    let session = crate::session::Session::start(
+        user.id,
+        crate::session::ClientInfo::default(),
+        state.refresh_tokens.settings(),
+    );
+    state
+        .users
+        .create(&user, &hash, &session)
+        .await
+        .expect("created");
     user
+}
+
+/// A new live session for `user`, as a sign-in would start it, with its tokens.
+#[derive(Debug)]
+pub struct SignedIn {
+    /// The session.
+    pub session: crate::session::Session,
+    /// `Bearer <access token>`, ready for an `Authorization` header.
+    pub bearer: String,
+    /// The session's current refresh token.
+    pub refresh_token: String,
+}
+
+/// Signs `user` in: starts a session through the real store and issues its tokens.
+pub async fn sign_in(state: &AppState, user: &crate::user::User) -> SignedIn {
+    let session = crate::session::Session::start(
+        user.id,
+        crate::session::ClientInfo::new(Some("test-agent/1.0"), Some("203.0.113.7")),
+        state.refresh_tokens.settings(),
+    );
+    state.users.start_session(&session).await.expect("started");
+    let access = state.tokens.issue(&user.id, &session.id).expect("issued");
+    let refresh = state.refresh_tokens.current(&session);
+    SignedIn {
+        bearer: format!("Bearer {}", access.expose_secret()),
+        refresh_token: refresh.expose_secret().to_owned(),
+        session,
+    }
 }
 
 /// One DynamoDB call as a test sees it: the operation, the kind of item it touches (the
@@ -222,6 +265,116 @@ pub struct DynamoCall {
     pub item: String,
     /// `ConsistentRead` (reads only; `false` for writes).
     pub consistent: bool,
+}
+
+tokio::task_local! {
+    /// The route key of the event `runtime::respond` is handling: calls made then are that
+    /// function's own (not a test's set-up), and go to the least-privilege log.
+    pub static IN_HANDLER: String;
+}
+
+/// Appends `<route key>\t<IAM action>` for every DynamoDB call a handler makes to
+/// `target/dynamodb-calls/<test binary>-<pid>.txt`; the template test compares them with each
+/// function's role. `make test` empties the folder first.
+#[derive(Debug, Clone, Default)]
+pub struct ActionLog;
+
+impl ActionLog {
+    fn file() -> Option<PathBuf> {
+        let package = std::env::var("CARGO_PKG_NAME").unwrap_or_else(|_| "tests".to_owned());
+        let folder = workspace_root().join("target").join("dynamodb-calls");
+        std::fs::create_dir_all(&folder).ok()?;
+        Some(folder.join(format!("{package}-{}.txt", std::process::id())))
+    }
+}
+
+/// The IAM actions a DynamoDB request needs: its own, or for a transaction those of its items.
+fn iam_actions(context: &BeforeSerializationInterceptorContextRef<'_>) -> Vec<&'static str> {
+    let input = context.input();
+    use aws_sdk_dynamodb::operation::{
+        batch_get_item::BatchGetItemInput, batch_write_item::BatchWriteItemInput,
+        delete_item::DeleteItemInput, get_item::GetItemInput, put_item::PutItemInput,
+        query::QueryInput, scan::ScanInput, transact_write_items::TransactWriteItemsInput,
+        update_item::UpdateItemInput,
+    };
+    if let Some(transaction) = input.downcast_ref::<TransactWriteItemsInput>() {
+        return transaction
+            .transact_items()
+            .iter()
+            .map(|item| {
+                if item.put().is_some() {
+                    "dynamodb:PutItem"
+                } else if item.delete().is_some() {
+                    "dynamodb:DeleteItem"
+                } else if item.update().is_some() {
+                    "dynamodb:UpdateItem"
+                } else {
+                    "dynamodb:ConditionCheckItem"
+                }
+            })
+            .collect();
+    }
+    let action = if input.downcast_ref::<GetItemInput>().is_some() {
+        "dynamodb:GetItem"
+    } else if input.downcast_ref::<PutItemInput>().is_some() {
+        "dynamodb:PutItem"
+    } else if input.downcast_ref::<UpdateItemInput>().is_some() {
+        "dynamodb:UpdateItem"
+    } else if input.downcast_ref::<DeleteItemInput>().is_some() {
+        "dynamodb:DeleteItem"
+    } else if input.downcast_ref::<BatchGetItemInput>().is_some() {
+        "dynamodb:BatchGetItem"
+    } else if input.downcast_ref::<BatchWriteItemInput>().is_some() {
+        "dynamodb:BatchWriteItem"
+    } else if input.downcast_ref::<QueryInput>().is_some() {
+        "dynamodb:Query"
+    } else if input.downcast_ref::<ScanInput>().is_some() {
+        "dynamodb:Scan"
+    } else {
+        "dynamodb:unknown"
+    };
+    vec![action]
+}
+
+impl Intercept for ActionLog {
+    fn name(&self) -> &'static str {
+        "ActionLog"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let Ok(route) = IN_HANDLER.try_with(String::clone) else {
+            return Ok(());
+        };
+        if let Some(file) = Self::file() {
+            use std::io::Write;
+            let lines: String = iam_actions(context)
+                .into_iter()
+                .map(|action| format!("{route}\t{action}\n"))
+                .collect();
+            let mut log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(file)?;
+            log.write_all(lines.as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+/// A DynamoDB client for `sdk` that logs what handlers call ([`ActionLog`]), plus `extra`.
+fn dynamodb_client(
+    sdk: &aws_config::SdkConfig,
+    extra: Option<Recorder>,
+) -> aws_sdk_dynamodb::Client {
+    let mut config = aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(ActionLog);
+    if let Some(recorder) = extra {
+        config = config.interceptor(recorder);
+    }
+    aws_sdk_dynamodb::Client::from_conf(config.build())
 }
 
 /// Records every DynamoDB call made through the client it is installed on.
@@ -253,8 +406,10 @@ impl Intercept for Recorder {
         _cfg: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
         use aws_sdk_dynamodb::operation::{
+            batch_get_item::BatchGetItemInput, batch_write_item::BatchWriteItemInput,
             delete_item::DeleteItemInput, get_item::GetItemInput, put_item::PutItemInput,
-            transact_write_items::TransactWriteItemsInput, update_item::UpdateItemInput,
+            query::QueryInput, transact_write_items::TransactWriteItemsInput,
+            update_item::UpdateItemInput,
         };
         let input = context.input();
         let call = if let Some(get) = input.downcast_ref::<GetItemInput>() {
@@ -279,6 +434,27 @@ impl Intercept for Recorder {
             DynamoCall {
                 operation: "DeleteItem",
                 item: key_kind(delete.key()),
+                consistent: false,
+            }
+        } else if let Some(batch) = input.downcast_ref::<BatchGetItemInput>() {
+            let first = batch
+                .request_items()
+                .and_then(|tables| tables.values().next());
+            DynamoCall {
+                operation: "BatchGetItem",
+                item: key_kind(first.and_then(|keys| keys.keys().first())),
+                consistent: first.and_then(|keys| keys.consistent_read()) == Some(true),
+            }
+        } else if let Some(query) = input.downcast_ref::<QueryInput>() {
+            DynamoCall {
+                operation: "Query",
+                item: key_kind(None),
+                consistent: query.consistent_read() == Some(true),
+            }
+        } else if input.downcast_ref::<BatchWriteItemInput>().is_some() {
+            DynamoCall {
+                operation: "BatchWriteItem",
+                item: String::new(),
                 consistent: false,
             }
         } else if let Some(transaction) = input.downcast_ref::<TransactWriteItemsInput>() {
@@ -306,11 +482,7 @@ pub async fn recording_state() -> (AppState, Recorder) {
     let config = test_config();
     let sdk = sdk_config_loader(&config).load().await;
     let recorder = Recorder::default();
-    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(recorder.clone())
-            .build(),
-    );
+    let dynamodb = dynamodb_client(&sdk, Some(recorder.clone()));
     let state = AppState::with_dynamodb(config, &sdk, dynamodb)
         .await
         .expect("state builds");
@@ -328,7 +500,10 @@ pub async fn state_with(vars: &[(&str, &str)]) -> AppState {
     })
     .expect("valid test configuration");
     let sdk = sdk_config_loader(&config).load().await;
-    AppState::new(config, &sdk).await.expect("state builds")
+    let dynamodb = dynamodb_client(&sdk, None);
+    AppState::with_dynamodb(config, &sdk, dynamodb)
+        .await
+        .expect("state builds")
 }
 
 /// How many user items in the test table hold `email` (a scan: tests only).

@@ -11,6 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+use crate::session::{RefreshToken, SessionId};
 use crate::user::{User, UserId};
 
 /// The shortest HS256 key accepted: the hash output size (RFC 7518 §3.2).
@@ -78,6 +79,8 @@ pub struct Claims {
     pub aud: String,
     /// Unique token id, for revocation lists later.
     pub jti: String,
+    /// The session the token was issued in: the token dies with it.
+    pub sid: String,
 }
 
 /// A freshly issued token. `Debug` hides it.
@@ -136,7 +139,7 @@ impl TokenService {
         validation.validate_aud = true;
         validation.set_issuer(&[&settings.issuer]);
         validation.set_audience(&[&settings.audience]);
-        // `iat` and `jti` are required by the `Claims` type itself.
+        // `iat`, `jti` and `sid` are required by the `Claims` type itself.
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         Self {
             encoding: EncodingKey::from_secret(secret),
@@ -151,8 +154,9 @@ impl TokenService {
         self.settings.ttl
     }
 
-    /// Issues an access token for `user_id`, valid from now for the configured lifetime.
-    pub fn issue(&self, user_id: &UserId) -> Result<AccessToken, ApiError> {
+    /// Issues an access token for `user_id` in `session_id`, valid from now for the configured
+    /// lifetime (and no longer than its session: every protected route checks the session).
+    pub fn issue(&self, user_id: &UserId, session_id: &SessionId) -> Result<AccessToken, ApiError> {
         let now = jsonwebtoken::get_current_timestamp();
         let ttl = self.settings.ttl.as_secs();
         let claims = Claims {
@@ -163,6 +167,7 @@ impl TokenService {
             iss: self.settings.issuer.clone(),
             aud: self.settings.audience.clone(),
             jti: uuid::Uuid::new_v4().to_string(),
+            sid: session_id.to_string(),
         };
         let token = jsonwebtoken::encode(&Header::new(ALGORITHM), &claims, &self.encoding)
             .map_err(ApiError::internal)?;
@@ -179,22 +184,25 @@ impl TokenService {
     }
 }
 
-/// The body of a successful register or login: a bearer token and the user it belongs to.
+/// The body of a successful register, login or refresh: a bearer token, the session's refresh
+/// token and the user they belong to.
 #[derive(Debug, Serialize)]
 pub struct TokenResponse<'a> {
     access_token: &'a str,
     token_type: &'static str,
     expires_in: u64,
+    refresh_token: &'a str,
     user: &'a User,
 }
 
 impl<'a> TokenResponse<'a> {
-    /// The response for `user` signed in with `token`.
-    pub fn new(token: &'a AccessToken, user: &'a User) -> Self {
+    /// The response for `user` signed in with `token` and `refresh`.
+    pub fn new(token: &'a AccessToken, refresh: &'a RefreshToken, user: &'a User) -> Self {
         Self {
             access_token: token.expose_secret(),
             token_type: "Bearer",
             expires_in: token.expires_in,
+            refresh_token: refresh.expose_secret(),
             user,
         }
     }
@@ -232,7 +240,8 @@ mod tests {
     fn good_claims() -> Value {
         let now = now();
         json!({"sub": user_id().to_string(), "iat": now, "nbf": now, "exp": now + 600,
-               "iss": "accounts-test", "aud": "accounts-test-clients", "jti": "j-1"})
+               "iss": "accounts-test", "aud": "accounts-test-clients", "jti": "j-1",
+               "sid": SessionId::new().to_string()})
     }
 
     fn sign(claims: &Value, alg: Algorithm, secret: &str) -> String {
@@ -279,7 +288,8 @@ mod tests {
     fn issued_tokens_verify_and_carry_every_claim() {
         let service = service();
         let id = user_id();
-        let token = service.issue(&id).expect("issued");
+        let session = SessionId::new();
+        let token = service.issue(&id, &session).expect("issued");
         assert_eq!(token.expires_in, 900);
         let claims = service.verify(token.token.expose_secret()).expect("valid");
         assert_eq!(claims.sub, id.to_string());
@@ -290,6 +300,7 @@ mod tests {
         assert_eq!(claims.exp - claims.iat, 900);
         assert_eq!(claims.nbf, claims.iat);
         assert!(uuid::Uuid::parse_str(&claims.jti).is_ok());
+        assert_eq!(claims.sid, session.to_string());
     }
 
     #[test]
@@ -344,6 +355,7 @@ mod tests {
             ("missing aud", hs256(&without(&good, "aud"))),
             ("missing sub", hs256(&without(&good, "sub"))),
             ("missing jti", hs256(&without(&good, "jti"))),
+            ("missing sid", hs256(&without(&good, "sid"))),
         ];
         let service = service();
         for (name, token) in cases {
@@ -369,7 +381,9 @@ mod tests {
     #[test]
     fn debug_output_never_shows_keys_or_tokens() {
         let service = service();
-        let token = service.issue(&user_id()).expect("issued");
+        let token = service
+            .issue(&user_id(), &SessionId::new())
+            .expect("issued");
         let printed = format!("{service:?} {token:?} {:?}", key(KEY));
         assert!(!printed.contains(KEY), "{printed}");
         assert!(!printed.contains(token.token.expose_secret()), "{printed}");

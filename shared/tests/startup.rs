@@ -59,7 +59,10 @@ async fn the_signing_key_is_read_from_the_secret_named_by_its_arn() {
     .expect("starts");
 
     let user = shared::user::UserId::new();
-    let token = state.tokens.issue(&user).expect("issued");
+    let token = state
+        .tokens
+        .issue(&user, &shared::session::SessionId::new())
+        .expect("issued");
     // A verifier holding only the secret's value accepts the token: that key signed it.
     let settings = TokenSettings {
         issuer: std::env::var("TOKEN_ISSUER").unwrap_or_else(|_| "accounts-api".into()),

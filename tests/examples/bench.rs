@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 use shared::AppState;
 use shared::runtime::{Event, EventResponse};
 use shared::testing::{
-    create_user, event, lambda_event, state, state_with, unique_email, with_header, with_json_body,
+    create_user, event, lambda_event, sign_in, state, state_with, unique_email, with_header,
+    with_json_body,
 };
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -158,8 +159,7 @@ async fn main() {
     .await;
     row("POST /login, unknown email", &unknown);
 
-    let token = state.tokens.issue(&user.id).expect("token");
-    let bearer = format!("Bearer {}", token.expose_secret());
+    let bearer = sign_in(&state, &user).await.bearer;
     let profiles = measure_handler(&state, 100, profile::handler, 200, || {
         with_header(event("profile/ok"), "authorization", &bearer)
     })

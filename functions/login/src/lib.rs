@@ -1,4 +1,5 @@
-//! `POST /login`: exchanges email and password for an access token.
+//! `POST /login`: exchanges email and password for a new session: an access token and a refresh
+//! token.
 //!
 //! Unknown email and wrong password are indistinguishable: the same 401 body, the same DynamoDB
 //! work (see `UserStore::find_by_email`) and the same argon2 work (an unknown email is verified
@@ -10,11 +11,12 @@ use std::convert::Infallible;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use secrecy::SecretString;
+use shared::auth::signed_in;
 use shared::email::Email;
-use shared::http::{json_response, parse_json_body};
+use shared::http::{client_info, parse_json_body};
 use shared::password;
 use shared::runtime::{Event, EventResponse, respond};
-use shared::token::TokenResponse;
+use shared::session::Session;
 use shared::{ApiError, AppState};
 
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
@@ -59,12 +61,13 @@ async fn login(state: &AppState, request: Request) -> Result<Response<Body>, Api
     let Some(user) = user.filter(|_| verified) else {
         return Err(ApiError::InvalidCredentials);
     };
+    let session = Session::start(
+        user.id,
+        client_info(&request),
+        state.refresh_tokens.settings(),
+    );
+    state.users.start_session(&session).await?;
     state.login_throttle.succeeded(admission).await;
     tracing::info!(user_id = %user.id, "signed in");
-
-    let token = state.tokens.issue(&user.id)?;
-    Ok(json_response(
-        StatusCode::OK,
-        &TokenResponse::new(&token, &user),
-    ))
+    signed_in(state, StatusCode::OK, &user, &session)
 }

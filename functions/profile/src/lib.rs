@@ -14,11 +14,6 @@ pub async fn handler(state: &AppState, event: Event) -> EventResponse {
 }
 
 async fn profile(state: &AppState, request: Request) -> Result<Response<Body>, ApiError> {
-    let principal = authenticate(&state.tokens, &request)?;
-    // A valid token for a deleted account is no longer a credential.
-    let user = state.users.get(&principal.user_id).await?.ok_or_else(|| {
-        tracing::debug!(user_id = %principal.user_id, "token for a user that no longer exists");
-        ApiError::InvalidToken
-    })?;
-    Ok(json_response(StatusCode::OK, &user))
+    let authenticated = authenticate(state, &request).await?;
+    Ok(json_response(StatusCode::OK, &authenticated.user))
 }

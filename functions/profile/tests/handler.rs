@@ -4,7 +4,8 @@
 use lambda_http::http::{StatusCode, header};
 use serde_json::{Value, json};
 use shared::testing::{
-    create_user, event, events_named, lambda_event, parts, state, unique_email, with_header,
+    create_user, event, events_named, lambda_event, parts, recording_state, sign_in, state,
+    unique_email, with_header,
 };
 
 async fn profile(event: &Value) -> (StatusCode, lambda_http::http::HeaderMap, Value) {
@@ -17,12 +18,8 @@ async fn a_valid_token_returns_the_signed_in_user() {
     let state = state().await;
     let email = unique_email("profile-ok");
     let user = create_user(&state, &email, "correct horse battery staple").await;
-    let token = state.tokens.issue(&user.id).expect("issued");
-    let event = with_header(
-        event("profile/ok"),
-        "authorization",
-        &format!("Bearer {}", token.expose_secret()),
-    );
+    let bearer = sign_in(&state, &user).await.bearer;
+    let event = with_header(event("profile/ok"), "authorization", &bearer);
 
     let (status, headers, body) = profile(&event).await;
 
@@ -94,10 +91,10 @@ async fn signed_in_user() -> (String, Value) {
     let state = state().await;
     let email = unique_email("profile-hostile");
     let user = create_user(&state, &email, "correct horse battery staple").await;
-    let token = state.tokens.issue(&user.id).expect("issued");
+    let bearer = sign_in(&state, &user).await.bearer;
     let expected = json!({"id": user.id.to_string(), "email": email, "name": null,
                           "created_at": user.created_at});
-    (format!("Bearer {}", token.expose_secret()), expected)
+    (bearer, expected)
 }
 
 /// Headers that made `lambda_http` panic before any project code ran, and a query string full
@@ -125,13 +122,63 @@ async fn a_stored_address_todays_rules_refuse_still_reads_back() {
     )
     .await;
     shared::testing::overwrite_user_email(&user.id, "rt@127.0.0.1").await;
-    let token = state.tokens.issue(&user.id).expect("issued");
-    let event = with_header(
-        event("profile/ok"),
-        "authorization",
-        &format!("Bearer {}", token.expose_secret()),
-    );
+    let bearer = sign_in(&state, &user).await.bearer;
+    let event = with_header(event("profile/ok"), "authorization", &bearer);
     let (status, _, body) = profile(&event).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["email"], "rt@127.0.0.1");
+}
+
+/// Access tokens die with their session: once it is ended, the same (unexpired) token is refused
+/// in the very next request.
+#[tokio::test]
+async fn a_token_of_an_ended_session_is_refused_at_once() {
+    let state = state().await;
+    let user = create_user(
+        &state,
+        &unique_email("profile-ended"),
+        "correct horse battery staple",
+    )
+    .await;
+    let signed_in = sign_in(&state, &user).await;
+    let event = with_header(event("profile/ok"), "authorization", &signed_in.bearer);
+    assert_eq!(profile(&event).await.0, StatusCode::OK);
+
+    state
+        .users
+        .end_session(&user.id, &signed_in.session.id)
+        .await
+        .expect("ended");
+    let (status, headers, body) = profile(&event).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "invalid_token");
+    assert!(
+        headers[header::WWW_AUTHENTICATE]
+            .to_str()
+            .expect("ascii")
+            .contains("invalid_token")
+    );
+}
+
+/// The session check costs no extra round trip: the user and the session are one read.
+#[tokio::test]
+async fn the_session_check_and_the_user_read_are_one_round_trip() {
+    let (state, recorder) = recording_state().await;
+    let user = create_user(
+        &state,
+        &unique_email("profile-calls"),
+        "correct horse battery staple",
+    )
+    .await;
+    let bearer = sign_in(&state, &user).await.bearer;
+    recorder.take();
+    let event = with_header(event("profile/ok"), "authorization", &bearer);
+    let (status, _, _) = parts(profile::handler(&state, lambda_event(&event)).await);
+    assert_eq!(status, StatusCode::OK);
+    let calls = recorder.take();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(
+        (calls[0].operation, calls[0].consistent),
+        ("BatchGetItem", true)
+    );
 }

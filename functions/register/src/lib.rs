@@ -1,12 +1,13 @@
-//! `POST /register`: creates an account and signs it in.
+//! `POST /register`: creates an account and signs it in (its first session).
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
+use shared::auth::signed_in;
 use shared::email::Email;
-use shared::http::{json_response, parse_json_body};
+use shared::http::{client_info, parse_json_body};
 use shared::password::{self, Password};
 use shared::runtime::{Event, EventResponse, respond};
-use shared::token::TokenResponse;
+use shared::session::Session;
 use shared::user::{DisplayName, User};
 use shared::{ApiError, AppState};
 
@@ -39,12 +40,13 @@ async fn register(state: &AppState, request: Request) -> Result<Response<Body>, 
 
     let hash = password::hash(input.password).await?;
     let user = User::new(input.email, input.name);
-    state.users.create(&user, &hash).await?;
+    let session = Session::start(
+        user.id,
+        client_info(&request),
+        state.refresh_tokens.settings(),
+    );
+    // The user, the email claim and the first session: one transaction.
+    state.users.create(&user, &hash, &session).await?;
     tracing::info!(user_id = %user.id, "account created");
-
-    let token = state.tokens.issue(&user.id)?;
-    Ok(json_response(
-        StatusCode::CREATED,
-        &TokenResponse::new(&token, &user),
-    ))
+    signed_in(state, StatusCode::CREATED, &user, &session)
 }

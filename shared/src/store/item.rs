@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::StoredUser;
 use crate::email::Email;
 use crate::password::PasswordHashString;
+use crate::session::{ClientInfo, Seed, Session, SessionId};
 use crate::user::{DisplayName, User, UserId};
 
 /// The table's partition key attribute.
@@ -27,11 +28,57 @@ const CREATED_AT: &str = "created_at";
 const VERSION: &str = "version";
 const USER_ID: &str = "user_id";
 const THROTTLE_SK: &str = "LOGIN";
+const SESSION_SK_PREFIX: &str = "SESSION#";
+const SESSION_ID: &str = "session_id";
+const STARTED_AT: &str = "started_at";
+const LAST_USED_AT: &str = "last_used_at";
+const GENERATION: &str = "generation";
+const ROTATED_AT_MS: &str = "rotated_at_ms";
+const SEED: &str = "seed";
+const USER_AGENT: &str = "user_agent";
+const IP_ADDRESS: &str = "ip_address";
 const FAILURES: &str = "failures";
 const LOCKED_UNTIL: &str = "locked_until";
 
 /// What the profile read fetches: everything but the password hash.
 pub(super) const PUBLIC_ATTRIBUTES: &[&str] = &[ID, EMAIL, NAME, CREATED_AT, VERSION];
+/// What a session read fetches: every session attribute (the key tells items apart).
+pub(super) const SESSION_ATTRIBUTES: &[&str] = &[
+    SORT_KEY,
+    SESSION_ID,
+    USER_ID,
+    STARTED_AT,
+    LAST_USED_AT,
+    TTL_ATTRIBUTE,
+    GENERATION,
+    ROTATED_AT_MS,
+    SEED,
+    USER_AGENT,
+    IP_ADDRESS,
+];
+/// What an authenticated request reads in its one round trip: the user (without the password
+/// hash) and the session.
+pub(super) const USER_AND_SESSION_ATTRIBUTES: &[&str] = &[
+    SORT_KEY,
+    ID,
+    EMAIL,
+    NAME,
+    CREATED_AT,
+    VERSION,
+    SESSION_ID,
+    USER_ID,
+    STARTED_AT,
+    LAST_USED_AT,
+    TTL_ATTRIBUTE,
+    GENERATION,
+    ROTATED_AT_MS,
+    SEED,
+    USER_AGENT,
+    IP_ADDRESS,
+];
+/// The sort-key prefix of session items, for queries.
+pub(super) const SESSION_PREFIX: &str = SESSION_SK_PREFIX;
+
 /// What login's first read fetches from the email claim.
 pub(super) const CLAIM_ATTRIBUTES: &[&str] = &[USER_ID];
 
@@ -157,6 +204,87 @@ impl TryFrom<&Item> for ThrottleState {
     }
 }
 
+pub(super) fn session_key(user_id: &UserId, session_id: &SessionId) -> Item {
+    key(
+        format!("USER#{user_id}"),
+        &format!("{SESSION_SK_PREFIX}{session_id}"),
+    )
+}
+
+/// The partition all of a user's items share (the user item and their sessions).
+pub(super) fn user_partition(user_id: &UserId) -> AttributeValue {
+    s(format!("USER#{user_id}"))
+}
+
+/// Whether an item read with the user is a session (rather than the user item).
+pub(super) fn is_session(item: &Item) -> bool {
+    string(item, SORT_KEY).is_ok_and(|sk| sk.starts_with(SESSION_SK_PREFIX))
+}
+
+pub(super) fn session_item(session: &Session) -> Item {
+    let mut item = session_key(&session.user_id, &session.id);
+    item.insert(ENTITY.to_owned(), s("session"));
+    item.insert(SESSION_ID.to_owned(), s(session.id.to_string()));
+    item.insert(USER_ID.to_owned(), s(session.user_id.to_string()));
+    item.insert(STARTED_AT.to_owned(), n(session.created_at));
+    item.insert(LAST_USED_AT.to_owned(), n(session.last_used_at));
+    item.insert(TTL_ATTRIBUTE.to_owned(), n(session.expires_at));
+    item.insert(GENERATION.to_owned(), n(session.generation));
+    item.insert(ROTATED_AT_MS.to_owned(), n(session.rotated_at_ms));
+    item.insert(SEED.to_owned(), s(session.seed.encode()));
+    if let Some(agent) = &session.client.user_agent {
+        item.insert(USER_AGENT.to_owned(), s(agent));
+    }
+    if let Some(ip) = &session.client.ip_address {
+        item.insert(IP_ADDRESS.to_owned(), s(ip));
+    }
+    item
+}
+
+/// The attributes a rotation writes, as `(name, value)` pairs, and the generation it expects.
+pub(super) fn rotation(to: &Session) -> ([(&'static str, AttributeValue); 4], AttributeValue) {
+    (
+        [
+            (LAST_USED_AT, n(to.last_used_at)),
+            (TTL_ATTRIBUTE, n(to.expires_at)),
+            (GENERATION, n(to.generation)),
+            (ROTATED_AT_MS, n(to.rotated_at_ms)),
+        ],
+        n(to.generation - 1),
+    )
+}
+
+/// The generation attribute's name, for conditions.
+pub(super) const GENERATION_ATTRIBUTE: &str = GENERATION;
+
+impl TryFrom<&Item> for Session {
+    type Error = MalformedItem;
+
+    fn try_from(item: &Item) -> Result<Self, Self::Error> {
+        let optional = |attribute: &'static str| match item.get(attribute) {
+            Some(AttributeValue::S(value)) => Some(value.clone()),
+            _ => None,
+        };
+        Ok(Session {
+            id: string(item, SESSION_ID)
+                .and_then(|raw| SessionId::parse(raw).ok_or(MalformedItem(SESSION_ID)))?,
+            user_id: string(item, USER_ID)
+                .and_then(|raw| UserId::parse(raw).ok_or(MalformedItem(USER_ID)))?,
+            created_at: number(item, STARTED_AT)?,
+            last_used_at: number(item, LAST_USED_AT)?,
+            expires_at: number(item, TTL_ATTRIBUTE)?,
+            generation: number(item, GENERATION)?,
+            rotated_at_ms: number(item, ROTATED_AT_MS)?,
+            seed: string(item, SEED)
+                .and_then(|raw| Seed::decode(raw).ok_or(MalformedItem(SEED)))?,
+            client: ClientInfo {
+                user_agent: optional(USER_AGENT),
+                ip_address: optional(IP_ADDRESS),
+            },
+        })
+    }
+}
+
 pub(super) fn claimed_user_id(item: &Item) -> Result<UserId, MalformedItem> {
     string(item, USER_ID).and_then(|raw| UserId::parse(raw).ok_or(MalformedItem(USER_ID)))
 }
@@ -264,6 +392,33 @@ mod tests {
         assert_eq!(ThrottleState::try_from(&item).expect("round trip"), state);
         assert_eq!(item[PARTITION_KEY], s("THROTTLE#h4sh"));
         assert_eq!(item[TTL_ATTRIBUTE], n(1_800_086_400u64));
+    }
+
+    #[test]
+    fn sessions_round_trip_under_their_users_partition() {
+        let user = user(None);
+        let session = Session::start(
+            user.id,
+            ClientInfo::new(Some("curl/8"), Some("203.0.113.10")),
+            &crate::config::SessionSettings::default(),
+        );
+        let item = session_item(&session);
+        assert_eq!(Session::try_from(&item).expect("round trip"), session);
+        assert_eq!(item[PARTITION_KEY], s(format!("USER#{}", user.id)));
+        assert_eq!(item[SORT_KEY], s(format!("SESSION#{}", session.id)));
+        assert!(is_session(&item));
+        assert!(!is_session(&user_item(
+            &user,
+            &PasswordHashString::from_stored("h".into())
+        )));
+        let (_, names) = projection(USER_AND_SESSION_ATTRIBUTES);
+        for attribute in item.keys().filter(|a| *a != PARTITION_KEY && *a != ENTITY) {
+            assert!(
+                names.values().any(|n| n == attribute),
+                "{attribute} not read"
+            );
+        }
+        assert!(!names.values().any(|n| n == PASSWORD_HASH));
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! for session items.
 
 mod item;
+mod sessions;
 mod throttle;
 
 use std::time::Duration;
@@ -26,6 +27,7 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use crate::email::Email;
 use crate::error::ApiError;
 use crate::password::PasswordHashString;
+use crate::session::Session;
 use crate::user::{User, UserId};
 
 pub use item::{PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
@@ -48,11 +50,13 @@ pub struct StoredUser {
     pub password_hash: PasswordHashString,
 }
 
-/// Reads and writes users in one DynamoDB table.
+/// Reads and writes users, their email claims and their sessions in one DynamoDB table.
 #[derive(Debug, Clone)]
 pub struct UserStore {
     client: Client,
     table: String,
+    /// `Limit` of each query page; `None` lets DynamoDB fill 1 MB pages.
+    page_size: Option<i32>,
 }
 
 impl UserStore {
@@ -61,13 +65,28 @@ impl UserStore {
         Self {
             client,
             table: table.into(),
+            page_size: None,
         }
     }
 
-    /// Creates `user` with its email claim, atomically. [`ApiError::EmailTaken`] if the email is
-    /// already claimed.
+    /// The same store, reading queries `size` items per page (tests force small pages to prove
+    /// paging).
+    pub fn with_page_size(self, size: i32) -> Self {
+        Self {
+            page_size: Some(size),
+            ..self
+        }
+    }
+
+    /// Creates `user` with its email claim and its first session, in one transaction.
+    /// [`ApiError::EmailTaken`] if the email is already claimed.
     #[tracing::instrument(skip_all, fields(user_id = %user.id))]
-    pub async fn create(&self, user: &User, hash: &PasswordHashString) -> Result<(), ApiError> {
+    pub async fn create(
+        &self,
+        user: &User,
+        hash: &PasswordHashString,
+        session: &Session,
+    ) -> Result<(), ApiError> {
         let put = |item| {
             Put::builder()
                 .table_name(&self.table)
@@ -80,6 +99,7 @@ impl UserStore {
         };
         let user_put = put(item::user_item(user, hash))?;
         let claim_put = put(item::email_claim_item(user))?;
+        let session_put = put(item::session_item(session))?;
 
         for attempt in 1..=TRANSACTION_ATTEMPTS {
             let result = self
@@ -87,14 +107,15 @@ impl UserStore {
                 .transact_write_items()
                 .transact_items(user_put.clone())
                 .transact_items(claim_put.clone())
+                .transact_items(session_put.clone())
                 .send()
                 .await;
             let Err(error) = result else {
                 return Ok(());
             };
             match cancellation(&error).as_deref() {
-                // Reasons come in request order: [user, email claim].
-                Some([_, claim]) if claim == "ConditionalCheckFailed" => {
+                // Reasons come in request order: [user, email claim, session].
+                Some([_, claim, _]) if claim == "ConditionalCheckFailed" => {
                     return Err(ApiError::EmailTaken);
                 }
                 Some(reasons) if reasons.iter().any(|r| r == "TransactionConflict") => {

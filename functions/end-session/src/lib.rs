@@ -1,0 +1,35 @@
+//! `DELETE /sessions/{id}`: ends one of the caller's sessions (their current one included).
+
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, Response};
+use shared::auth::authenticate;
+use shared::http::{no_content, path_parameter};
+use shared::runtime::{Event, EventResponse, respond};
+use shared::session::{SessionId, now_seconds};
+use shared::{ApiError, AppState};
+
+/// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
+/// can send (see [`shared::runtime::respond`]).
+pub async fn handler(state: &AppState, event: Event) -> EventResponse {
+    respond(event, Method::DELETE, |request| end_session(state, request)).await
+}
+
+async fn end_session(state: &AppState, request: Request) -> Result<Response<Body>, ApiError> {
+    let authenticated = authenticate(state, &request).await?;
+    // Sessions are keyed under their user: another user's session id finds nothing here, and
+    // answers exactly like an id that exists nowhere.
+    let id = path_parameter(&request, "id")
+        .and_then(|raw| SessionId::parse(&raw))
+        .ok_or(ApiError::SessionNotFound)?;
+    let user_id = authenticated.user.id;
+    if state
+        .users
+        .end_live_session(&user_id, &id, now_seconds())
+        .await?
+    {
+        tracing::info!(user_id = %user_id, session_id = %id, "session ended");
+        Ok(no_content())
+    } else {
+        Err(ApiError::SessionNotFound)
+    }
+}

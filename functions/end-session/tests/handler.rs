@@ -1,0 +1,116 @@
+//! `DELETE /sessions/{id}` through the real handler, fed the payloads in events/, against the
+//! local DynamoDB server `make test` starts.
+
+use lambda_http::http::StatusCode;
+use serde_json::Value;
+use shared::AppState;
+use shared::runtime::EventResponse;
+use shared::testing::{
+    create_user, event, lambda_event, parts, sign_in, state, unique_email, with_header,
+};
+
+/// The checked-in event, for session `id`, with `bearer`.
+async fn end(state: &AppState, bearer: &str, id: &str) -> EventResponse {
+    let mut event = with_header(event("end-session/ok"), "authorization", bearer);
+    let path = format!("/sessions/{id}");
+    event["rawPath"] = Value::String(path.clone());
+    event["requestContext"]["http"]["path"] = Value::String(path);
+    event["pathParameters"]["id"] = Value::String(id.to_owned());
+    end_session::handler(state, lambda_event(&event)).await
+}
+
+async fn profile_status(state: &AppState, bearer: &str) -> StatusCode {
+    let event = with_header(event("profile/ok"), "authorization", bearer);
+    parts(profile::handler(state, lambda_event(&event)).await).0
+}
+
+async fn user(state: &AppState, tag: &str) -> shared::user::User {
+    create_user(state, &unique_email(tag), "correct horse battery staple").await
+}
+
+#[tokio::test]
+async fn ends_another_of_the_callers_sessions() {
+    let state = state().await;
+    let user = user(&state, "end-one").await;
+    let me = sign_in(&state, &user).await;
+    let laptop = sign_in(&state, &user).await;
+
+    let (status, _, body) = parts(end(&state, &me.bearer, &laptop.session.id.to_string()).await);
+
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(
+        profile_status(&state, &laptop.bearer).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(profile_status(&state, &me.bearer).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn ending_the_current_session_signs_out() {
+    let state = state().await;
+    let me = sign_in(&state, &user(&state, "end-self").await).await;
+    let answer = end(&state, &me.bearer, &me.session.id.to_string()).await;
+    assert_eq!(answer.status_code, 204);
+    assert_eq!(
+        profile_status(&state, &me.bearer).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+/// Someone else's session, a session that never existed, an ended one, a malformed id: one
+/// identical 404, and nothing is ended.
+#[tokio::test]
+async fn not_one_of_the_callers_live_sessions_is_one_identical_404() {
+    let state = state().await;
+    let me = sign_in(&state, &user(&state, "end-404").await).await;
+    let theirs = sign_in(&state, &user(&state, "end-404-other").await).await;
+    let (me_user, _) = state
+        .users
+        .get_with_session(&me.session.user_id, &me.session.id)
+        .await
+        .expect("read");
+    let ended = sign_in(&state, &me_user.expect("the user")).await;
+    state
+        .users
+        .end_session(&me.session.user_id, &ended.session.id)
+        .await
+        .expect("ended");
+
+    let mut answers = Vec::new();
+    for id in [
+        theirs.session.id.to_string(),
+        shared::session::SessionId::new().to_string(),
+        ended.session.id.to_string(),
+        "not-a-session-id".to_owned(),
+    ] {
+        answers.push(end(&state, &me.bearer, &id).await);
+    }
+    answers.push(
+        end_session::handler(
+            &state,
+            lambda_event(&with_header(
+                event("end-session/malformed-id"),
+                "authorization",
+                &me.bearer,
+            )),
+        )
+        .await,
+    );
+    for answer in &answers {
+        assert_eq!(answer, &answers[0]);
+    }
+    let (status, _, body) = parts(answers.remove(0));
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], "session_not_found");
+    assert_eq!(profile_status(&state, &theirs.bearer).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn without_a_token_it_is_401() {
+    let state = state().await;
+    let (status, _, body) = parts(
+        end_session::handler(&state, lambda_event(&event("end-session/missing-token"))).await,
+    );
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "missing_token");
+}

@@ -1,0 +1,35 @@
+//! `GET /sessions`: the caller's live sessions, newest first.
+
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use shared::auth::authenticate;
+use shared::http::json_response;
+use shared::runtime::{Event, EventResponse, respond};
+use shared::session::{SessionView, now_seconds};
+use shared::{ApiError, AppState};
+
+/// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
+/// can send (see [`shared::runtime::respond`]).
+pub async fn handler(state: &AppState, event: Event) -> EventResponse {
+    respond(event, Method::GET, |request| list_sessions(state, request)).await
+}
+
+#[derive(Serialize)]
+struct Sessions<'a> {
+    sessions: Vec<SessionView<'a>>,
+}
+
+async fn list_sessions(state: &AppState, request: Request) -> Result<Response<Body>, ApiError> {
+    let authenticated = authenticate(state, &request).await?;
+    let current = authenticated.session.id;
+    let sessions = state
+        .users
+        .sessions(&authenticated.user.id, now_seconds())
+        .await?;
+    let sessions = sessions
+        .iter()
+        .map(|session| SessionView::new(session, session.id == current))
+        .collect();
+    Ok(json_response(StatusCode::OK, &Sessions { sessions }))
+}

@@ -1,0 +1,86 @@
+//! `POST /refresh`: a refresh token for a new access token and a new refresh token (rotation on
+//! every use), with reuse detection.
+//!
+//! The presented token's generation decides: the current one rotates the session (one
+//! conditional write); the one just rotated, within the reuse grace, gets the session's current
+//! token without rotating (so concurrent refreshes converge on one token); anything older is
+//! reuse of a token that was stolen or leaked, and ends the whole session.
+
+use std::convert::Infallible;
+
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use secrecy::{ExposeSecret, SecretString};
+use shared::auth::signed_in;
+use shared::http::parse_json_body;
+use shared::runtime::{Event, EventResponse, respond};
+use shared::session::{PresentedToken, now_millis};
+use shared::{ApiError, AppState};
+
+/// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
+/// can send (see [`shared::runtime::respond`]).
+pub async fn handler(state: &AppState, event: Event) -> EventResponse {
+    respond(event, Method::POST, |request| refresh(state, request)).await
+}
+
+/// Rotation races: a refresh that lost one re-reads the session once and answers from it.
+const ATTEMPTS: usize = 2;
+
+async fn refresh(state: &AppState, request: Request) -> Result<Response<Body>, ApiError> {
+    let raw = parse_json_body(&request, |fields| {
+        fields.required("refresh_token", |raw| {
+            Ok::<_, Infallible>(SecretString::from(raw))
+        })
+    })?;
+    let rejected = |reason: &'static str| {
+        tracing::debug!(reason, "refresh token rejected");
+        ApiError::InvalidGrant
+    };
+    let presented =
+        PresentedToken::parse(raw.expose_secret()).ok_or_else(|| rejected("malformed"))?;
+    let (user, session) = state
+        .users
+        .get_with_session(&presented.user_id, &presented.session_id)
+        .await?;
+    let (Some(user), Some(mut session)) = (user, session) else {
+        return Err(rejected("no such session"));
+    };
+    if !state.refresh_tokens.verify(&session, &presented) {
+        return Err(rejected("not a token of this session"));
+    }
+    let settings = *state.refresh_tokens.settings();
+    for _ in 0..ATTEMPTS {
+        let now = now_millis();
+        if !session.is_live(now / 1000) {
+            return Err(rejected("session expired"));
+        }
+        if presented.generation == session.generation {
+            let rotated = session.rotated(now, &settings);
+            if state.users.rotate(&rotated).await? {
+                return signed_in(state, StatusCode::OK, &user, &rotated);
+            }
+            // A concurrent refresh rotated first, or the session ended: look again.
+            session = state
+                .users
+                .get_session(&user.id, &session.id)
+                .await?
+                .ok_or_else(|| rejected("session ended"))?;
+            continue;
+        }
+        let grace = u64::try_from(settings.reuse_grace.as_millis()).unwrap_or(u64::MAX);
+        if presented.generation + 1 == session.generation
+            && now.saturating_sub(session.rotated_at_ms) <= grace
+        {
+            // Two tabs, or a retry: the same session's current token, no new rotation.
+            return signed_in(state, StatusCode::OK, &user, &session);
+        }
+        tracing::warn!(
+            user_id = %user.id,
+            session_id = %session.id,
+            "refresh token reuse detected; the session is ended"
+        );
+        state.users.end_session(&user.id, &session.id).await?;
+        return Err(ApiError::InvalidGrant);
+    }
+    Err(rejected("kept losing rotation races"))
+}

@@ -1,0 +1,461 @@
+//! Sessions and their refresh tokens.
+//!
+//! Every sign-in starts a [`Session`], stored under its user's partition. A session has a random
+//! 256-bit seed and a generation counter; its refresh token for generation `g` is
+//! `v1.<user id>.<session id>.<g>.<mac>`, where `mac` is HMAC-SHA256 (under a key derived from
+//! the signing key) over the ids, `g` and the seed. So the table holds no token in a form that
+//! can be replayed (the key lives in Secrets Manager, not in the table), yet the server can
+//! recompute any generation's token: that is what lets a refresh that lost a race answer with the
+//! session's *current* token, and what recognises an old token as reuse.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::{hmac, rand::SecureRandom as _};
+use base64::Engine as _;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::config::SessionSettings;
+use crate::user::UserId;
+
+/// Longest user agent kept, in characters.
+pub const MAX_USER_AGENT_LENGTH: usize = 256;
+/// Longest source IP kept (an IPv6 address with a zone fits).
+pub const MAX_IP_LENGTH: usize = 64;
+
+const TOKEN_VERSION: &str = "v1";
+const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// A session's id: a random UUID, shown to its user in `GET /sessions`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionId(Uuid);
+
+impl SessionId {
+    /// A new random id.
+    #[allow(clippy::new_without_default)] // a default id would be a random one: keep it explicit
+    pub fn new() -> Self {
+        Self(Uuid::new_v4())
+    }
+
+    /// Parses the canonical hyphenated form.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Uuid::try_parse(raw).ok().map(Self)
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+impl Serialize for SessionId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// The random secret a session's refresh tokens are derived from. Never leaves the table.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Seed(pub(crate) [u8; 32]);
+
+impl Seed {
+    /// 256 bits from the operating system's CSPRNG.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        // SystemRandom reads getrandom(2); it fails only if the OS has no entropy source at all.
+        #[allow(clippy::expect_used)]
+        aws_lc_rs::rand::SystemRandom::new()
+            .fill(&mut bytes)
+            .expect("the OS random number generator works");
+        Self(bytes)
+    }
+
+    pub(crate) fn encode(&self) -> String {
+        BASE64.encode(self.0)
+    }
+
+    pub(crate) fn decode(raw: &str) -> Option<Self> {
+        BASE64.decode(raw).ok()?.try_into().ok().map(Self)
+    }
+}
+
+impl fmt::Debug for Seed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Seed([REDACTED])")
+    }
+}
+
+/// Where a sign-in came from, as API Gateway saw it: shown to the user in `GET /sessions`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// The `User-Agent`, cleaned of control characters and truncated.
+    pub user_agent: Option<String>,
+    /// The source IP.
+    pub ip_address: Option<String>,
+}
+
+impl ClientInfo {
+    /// Cleans raw values: control and format characters removed, whitespace trimmed, truncated
+    /// to [`MAX_USER_AGENT_LENGTH`] / [`MAX_IP_LENGTH`] characters; empty becomes `None`.
+    pub fn new(user_agent: Option<&str>, ip_address: Option<&str>) -> Self {
+        Self {
+            user_agent: user_agent.and_then(|raw| clean(raw, MAX_USER_AGENT_LENGTH)),
+            ip_address: ip_address.and_then(|raw| clean(raw, MAX_IP_LENGTH)),
+        }
+    }
+}
+
+fn clean(raw: &str, limit: usize) -> Option<String> {
+    let cleaned: String = raw
+        .chars()
+        .filter(|c| !c.is_control() && !matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}'))
+        .collect();
+    let trimmed: String = cleaned.trim().chars().take(limit).collect();
+    (!trimmed.is_empty()).then_some(trimmed)
+}
+
+/// One sign-in of one user. Times are epoch seconds unless named `_ms`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The session id (the access token's `sid`).
+    pub id: SessionId,
+    /// Whose session it is.
+    pub user_id: UserId,
+    /// When the user signed in.
+    pub created_at: u64,
+    /// The last sign-in or refresh.
+    pub last_used_at: u64,
+    /// When it ends unless refreshed: the earlier of `last_used_at` + the idle lifetime and
+    /// `created_at` + the maximum lifetime. Also the item's TTL.
+    pub expires_at: u64,
+    /// How many times its refresh token was rotated.
+    pub generation: u64,
+    /// When it was last rotated, epoch milliseconds (0: never).
+    pub rotated_at_ms: u64,
+    /// What its refresh tokens are derived from.
+    pub seed: Seed,
+    /// Where the sign-in came from.
+    pub client: ClientInfo,
+}
+
+impl Session {
+    /// A session starting now for `user_id`.
+    pub fn start(user_id: UserId, client: ClientInfo, settings: &SessionSettings) -> Self {
+        let now = now_seconds();
+        Self {
+            id: SessionId::new(),
+            user_id,
+            created_at: now,
+            last_used_at: now,
+            expires_at: expiry(now, now, settings),
+            generation: 0,
+            rotated_at_ms: 0,
+            seed: Seed::generate(),
+            client,
+        }
+    }
+
+    /// Whether the session is still alive at `now` (epoch seconds). Checked by the code on every
+    /// use: DynamoDB's TTL deletion can lag by days.
+    pub fn is_live(&self, now: u64) -> bool {
+        now < self.expires_at
+    }
+
+    /// The session after one rotation at `now_ms`.
+    pub fn rotated(&self, now_ms: u64, settings: &SessionSettings) -> Self {
+        let now = now_ms / 1000;
+        Self {
+            last_used_at: now,
+            expires_at: expiry(self.created_at, now, settings),
+            generation: self.generation + 1,
+            rotated_at_ms: now_ms,
+            ..self.clone()
+        }
+    }
+}
+
+fn expiry(created_at: u64, last_used_at: u64, settings: &SessionSettings) -> u64 {
+    (last_used_at + settings.idle_ttl.as_secs()).min(created_at + settings.max_ttl.as_secs())
+}
+
+/// What a session looks like in `GET /sessions`.
+#[derive(Debug, Serialize)]
+pub struct SessionView<'a> {
+    id: SessionId,
+    created_at: String,
+    last_used_at: String,
+    expires_at: String,
+    user_agent: Option<&'a str>,
+    ip_address: Option<&'a str>,
+    current: bool,
+}
+
+impl<'a> SessionView<'a> {
+    /// The view of `session`; `current` when it is the caller's own.
+    pub fn new(session: &'a Session, current: bool) -> Self {
+        Self {
+            id: session.id,
+            created_at: rfc3339(session.created_at),
+            last_used_at: rfc3339(session.last_used_at),
+            expires_at: rfc3339(session.expires_at),
+            user_agent: session.client.user_agent.as_deref(),
+            ip_address: session.client.ip_address.as_deref(),
+            current,
+        }
+    }
+}
+
+/// Epoch seconds as RFC 3339 UTC with second precision.
+pub fn rfc3339(seconds: u64) -> String {
+    use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
+    DateTime::from_secs(i64::try_from(seconds).unwrap_or(i64::MAX))
+        .fmt(DateTimeFormat::DateTime)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+}
+
+/// Now, in epoch seconds.
+pub fn now_seconds() -> u64 {
+    now_millis() / 1000
+}
+
+/// Now, in epoch milliseconds.
+pub fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+/// A refresh token as presented: which session and generation it claims, and its MAC. Parsing
+/// proves nothing; [`RefreshTokens::verify`] does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresentedToken {
+    /// The session's user.
+    pub user_id: UserId,
+    /// The session.
+    pub session_id: SessionId,
+    /// The generation the token claims.
+    pub generation: u64,
+    mac: Vec<u8>,
+}
+
+impl PresentedToken {
+    /// Parses `v1.<user id>.<session id>.<generation>.<mac>`; `None` for anything else.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let mut parts = raw.split('.');
+        let (version, user, session, generation, mac) = (
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+        );
+        if version != TOKEN_VERSION || parts.next().is_some() {
+            return None;
+        }
+        Some(Self {
+            user_id: UserId::parse(user)?,
+            session_id: SessionId::parse(session)?,
+            generation: generation.parse().ok()?,
+            mac: BASE64.decode(mac).ok().filter(|mac| mac.len() == 32)?,
+        })
+    }
+}
+
+/// A refresh token to hand out. Redacted in `Debug`.
+pub struct RefreshToken(SecretString);
+
+impl RefreshToken {
+    /// The token itself, for the response body only.
+    pub fn expose_secret(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RefreshToken([REDACTED])")
+    }
+}
+
+/// Issues and verifies refresh tokens under one derived key.
+#[derive(Clone)]
+pub struct RefreshTokens {
+    key: hmac::Key,
+    settings: SessionSettings,
+}
+
+impl fmt::Debug for RefreshTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefreshTokens")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RefreshTokens {
+    /// Refresh tokens under `key` (derived from the signing key), with these lifetimes.
+    pub fn new(key: hmac::Key, settings: SessionSettings) -> Self {
+        Self { key, settings }
+    }
+
+    /// The session lifetimes and reuse grace.
+    pub fn settings(&self) -> &SessionSettings {
+        &self.settings
+    }
+
+    /// The reuse grace.
+    pub fn reuse_grace(&self) -> Duration {
+        self.settings.reuse_grace
+    }
+
+    fn message(session: &Session, generation: u64) -> Vec<u8> {
+        let mut message = format!(
+            "{TOKEN_VERSION}.{}.{}.{generation}.",
+            session.user_id, session.id
+        )
+        .into_bytes();
+        message.extend_from_slice(&session.seed.0);
+        message
+    }
+
+    /// The session's refresh token of its current generation.
+    pub fn current(&self, session: &Session) -> RefreshToken {
+        let tag = hmac::sign(&self.key, &Self::message(session, session.generation));
+        RefreshToken(SecretString::from(format!(
+            "{TOKEN_VERSION}.{}.{}.{}.{}",
+            session.user_id,
+            session.id,
+            session.generation,
+            BASE64.encode(tag.as_ref())
+        )))
+    }
+
+    /// Whether `presented` is a genuine token of `session` (of any generation up to the
+    /// current one), in constant time.
+    pub fn verify(&self, session: &Session, presented: &PresentedToken) -> bool {
+        presented.user_id == session.user_id
+            && presented.session_id == session.id
+            && presented.generation <= session.generation
+            && hmac::verify(
+                &self.key,
+                &Self::message(session, presented.generation),
+                &presented.mac,
+            )
+            .is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens() -> RefreshTokens {
+        RefreshTokens::new(
+            hmac::Key::new(hmac::HMAC_SHA256, b"refresh-test-key-refresh-test-key"),
+            SessionSettings::default(),
+        )
+    }
+
+    fn session() -> Session {
+        Session::start(
+            UserId::new(),
+            ClientInfo::default(),
+            &SessionSettings::default(),
+        )
+    }
+
+    #[test]
+    fn tokens_verify_for_their_session_and_generation_only() {
+        let tokens = tokens();
+        let session = session();
+        let token = tokens.current(&session);
+        let presented = PresentedToken::parse(token.expose_secret()).expect("parses");
+        assert!(tokens.verify(&session, &presented));
+        assert_eq!(presented.generation, 0);
+
+        let rotated = session.rotated(now_millis(), tokens.settings());
+        assert!(
+            tokens.verify(&rotated, &presented),
+            "an old generation is still genuine"
+        );
+        let newer = PresentedToken::parse(tokens.current(&rotated).expose_secret()).expect("ok");
+        assert!(
+            !tokens.verify(&session, &newer),
+            "no generation from the future"
+        );
+
+        let other = Session {
+            seed: Seed::generate(),
+            ..session.clone()
+        };
+        assert!(!tokens.verify(&other, &presented), "another seed");
+        let other_key = RefreshTokens::new(
+            hmac::Key::new(hmac::HMAC_SHA256, b"another-key-another-key-another-key"),
+            SessionSettings::default(),
+        );
+        assert!(!other_key.verify(&session, &presented), "another key");
+    }
+
+    #[test]
+    fn tokens_carry_256_bits_and_nothing_in_them_is_the_seed() {
+        let session = session();
+        let token = tokens().current(&session);
+        let mac = token.expose_secret().rsplit('.').next().expect("mac");
+        assert_eq!(BASE64.decode(mac).expect("base64").len(), 32);
+        assert!(!token.expose_secret().contains(&session.seed.encode()));
+        assert!(!format!("{token:?}{:?}", session.seed).contains(mac));
+    }
+
+    #[test]
+    fn malformed_tokens_do_not_parse() {
+        let good = tokens().current(&session());
+        let good = good.expose_secret();
+        let mut cases = vec![
+            String::new(),
+            "v1".to_owned(),
+            good.replacen("v1", "v2", 1),
+            format!("{good}.extra"),
+            good.replace('.', ":"),
+        ];
+        let (head, _) = good.rsplit_once('.').expect("mac");
+        cases.push(format!("{head}.short"));
+        for raw in cases {
+            assert_eq!(PresentedToken::parse(&raw), None, "{raw}");
+        }
+    }
+
+    #[test]
+    fn expiry_is_the_earlier_of_idle_and_maximum_lifetime() {
+        let settings = SessionSettings {
+            idle_ttl: Duration::from_secs(100),
+            max_ttl: Duration::from_secs(250),
+            reuse_grace: Duration::from_secs(10),
+        };
+        let mut session = Session::start(UserId::new(), ClientInfo::default(), &settings);
+        let start = session.created_at;
+        assert_eq!(session.expires_at, start + 100);
+        session = session.rotated((start + 90) * 1000, &settings);
+        assert_eq!(session.expires_at, start + 190);
+        session = session.rotated((start + 180) * 1000, &settings);
+        assert_eq!(session.expires_at, start + 250, "capped by the maximum");
+        assert!(session.is_live(start + 249) && !session.is_live(start + 250));
+    }
+
+    #[test]
+    fn client_info_is_cleaned_and_truncated() {
+        let info = ClientInfo::new(
+            Some(&format!(" curl/8\u{0}\u{202e}\n{} ", "x".repeat(400))),
+            Some("203.0.113.10"),
+        );
+        let agent = info.user_agent.expect("kept");
+        assert!(agent.starts_with("curl/8x"), "{agent}");
+        assert_eq!(agent.chars().count(), MAX_USER_AGENT_LENGTH);
+        assert_eq!(ClientInfo::new(Some("\u{7}\u{7}"), None).user_agent, None);
+        assert_eq!(info.ip_address.as_deref(), Some("203.0.113.10"));
+    }
+}
