@@ -57,14 +57,16 @@ create_table() {
   (cd "$ROOT/dev" && "$PY" local_table.py --endpoint "http://127.0.0.1:$1" --table "$2")
 }
 
-# start_api PORT DDB_PORT TABLE [LOG]: cargo lambda watch on 127.0.0.1:PORT with the template's
-# routes (from Cargo.toml), the local env file, and the given DynamoDB port and table.
+# start_api PORT DDB_PORT TABLE [LOG [EXTRA ARGS...]]: cargo lambda watch on 127.0.0.1:PORT with
+# the template's routes (from Cargo.toml), the local env file, and the given DynamoDB port and
+# table; EXTRA ARGS (e.g. more --env-var) go to cargo lambda watch.
 start_api() {
   local port=$1 ddb_port=$2 table=$3 log=${4:-}
+  shift $(( $# < 4 ? $# : 4 ))
   local cmd=(cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port"
     --concurrency 4 --disable-cors --env-file "$ROOT/dev/local.env"
     --env-var "AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$ddb_port"
-    --env-var "TABLE_NAME=$table")
+    --env-var "TABLE_NAME=$table" "$@")
   if [ -n "$log" ]; then
     PATH="$VENV/bin:$PATH" setsid "${cmd[@]}" >"$log" 2>&1 &
   else

@@ -17,7 +17,11 @@ create_table "$DDB_PORT" "$TABLE"
 
 API_PORT=$(free_port)
 echo "==> API (cargo lambda watch) on 127.0.0.1:$API_PORT, log in .local/api-test.log"
-start_api "$API_PORT" "$DDB_PORT" "$TABLE" "$STATE_DIR/api-test.log"
+# A longer first login-throttle delay than dev/local.env's 1 s, so that a loaded machine cannot
+# outlast it between two attempts of the end-to-end throttle test.
+E2E_THROTTLE_BASE_DELAY_SECONDS=30
+start_api "$API_PORT" "$DDB_PORT" "$TABLE" "$STATE_DIR/api-test.log" \
+  --env-var "LOGIN_THROTTLE_BASE_DELAY_SECONDS=$E2E_THROTTLE_BASE_DELAY_SECONDS"
 wait_for_http "http://127.0.0.1:$API_PORT/profile" 300
 
 echo "==> cargo test (unit, handler, concurrency, end-to-end, log hygiene)"
@@ -26,7 +30,7 @@ set -a
 source dev/local.env
 set +a
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DDB_PORT" TABLE_NAME="$TABLE"
-export E2E_BASE_URL="http://127.0.0.1:$API_PORT"
+export E2E_BASE_URL="http://127.0.0.1:$API_PORT" E2E_THROTTLE_BASE_DELAY_SECONDS
 # The handler tests log each function's DynamoDB actions here; the template checks compare them
 # with the IAM roles.
 rm -rf target/dynamodb-calls

@@ -44,7 +44,8 @@ where
     F: Fn(&'static AppState, Event) -> Fut,
     Fut: Future<Output = EventResponse>,
 {
-    let state: &'static AppState = Box::leak(Box::new(AppState::cold_start().await?));
+    let function = crate::telemetry::crate_of(&handler);
+    let state: &'static AppState = Box::leak(Box::new(AppState::cold_start(function).await?));
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: Event| async move {
         Ok::<_, Infallible>(handler(state, event).await)
@@ -409,6 +410,19 @@ mod tests {
         assert_eq!(
             percent_encode_query("x=\"<>\\^`{|}#"),
             "x=%22%3C%3E%5C%5E%60%7B%7C%7D%23"
+        );
+    }
+
+    #[test]
+    fn a_handler_names_its_crate() {
+        assert_eq!(
+            crate::telemetry::crate_of(
+                &respond::<
+                    fn(Request) -> std::future::Ready<Result<Response<Body>, ApiError>>,
+                    std::future::Ready<Result<Response<Body>, ApiError>>,
+                >
+            ),
+            "shared"
         );
     }
 

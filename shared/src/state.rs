@@ -51,10 +51,11 @@ pub enum StartupError {
 }
 
 impl AppState {
-    /// A function's cold start: JSON logging on, then [`AppState::from_env`]. A failure is
-    /// logged (naming the variable to fix) and returned, so the function refuses to start.
-    pub async fn cold_start() -> Result<Self, StartupError> {
-        crate::telemetry::init();
+    /// A function's cold start: JSON logging on (`function`'s own logs down to `trace`), then
+    /// [`AppState::from_env`]. A failure is logged (naming the variable to fix) and returned, so
+    /// the function refuses to start.
+    pub async fn cold_start(function: &'static str) -> Result<Self, StartupError> {
+        crate::telemetry::init(function);
         Self::from_env().await.inspect_err(|error| {
             tracing::error!(%error, "refusing to start");
         })

@@ -6,10 +6,22 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
-/// Installs the JSON log subscriber for this process, writing to stdout (CloudWatch in AWS).
-pub fn init() {
+/// Installs the JSON log subscriber for this process, writing to stdout (CloudWatch in AWS);
+/// `function` is the running function's crate (see [`crate_of`]).
+pub fn init(function: &'static str) {
     // Fails only if a subscriber is already installed, which is then the one to keep.
-    let _ = tracing::subscriber::set_global_default(subscriber(std::io::stdout, default_filter()));
+    let _ = tracing::subscriber::set_global_default(subscriber(
+        std::io::stdout,
+        default_filter(),
+        &[function],
+    ));
+}
+
+/// The crate a function (such as a handler) is defined in: its log target, so a function's own
+/// logs may go down to `trace` without a hand-kept list of crate names.
+pub fn crate_of<F>(_: &F) -> &'static str {
+    let path = std::any::type_name::<F>();
+    path.split("::").next().unwrap_or(path)
 }
 
 /// The filter from `RUST_LOG`, or `info`.
@@ -17,18 +29,21 @@ pub fn default_filter() -> EnvFilter {
     EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
 }
 
-/// Crates allowed to log at `trace`: ours. Every dependency is capped at `debug`, whatever
-/// `RUST_LOG` asks for, because at `trace` the AWS SDK prints whole HTTP messages: DynamoDB
-/// responses (password hashes among them), Secrets Manager responses (the signing key) and
-/// SigV4 signing material.
-const TRACE_ALLOWED: [&str; 4] = ["shared", "register", "login", "profile"];
-
 /// The subscriber the functions use, writing to `writer`; tests capture logs with it.
-pub fn subscriber<W>(writer: W, filter: EnvFilter) -> impl tracing::Subscriber + Send + Sync
+///
+/// Only our own crates may log at `trace`: `shared` and the `functions` given. Every dependency
+/// is capped at `debug`, whatever `RUST_LOG` asks for, because at `trace` the AWS SDK prints
+/// whole HTTP messages: DynamoDB responses (password hashes, session seeds), Secrets Manager
+/// responses (the signing key) and SigV4 signing material.
+pub fn subscriber<W>(
+    writer: W,
+    filter: EnvFilter,
+    functions: &[&'static str],
+) -> impl tracing::Subscriber + Send + Sync
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let never_wire_bodies = TRACE_ALLOWED.iter().fold(
+    let never_wire_bodies = functions.iter().chain(&["shared"]).fold(
         Targets::new().with_default(LevelFilter::DEBUG),
         |targets, target| targets.with_target(*target, LevelFilter::TRACE),
     );

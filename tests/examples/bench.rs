@@ -55,14 +55,106 @@ async fn measure_handler(
     .await
 }
 
+/// Times `handler` on events that need asynchronous, untimed preparation (a fresh session, a
+/// refresh token from the previous answer), checking each answer's status.
+async fn measure_prepared<P, Fut>(
+    state: &AppState,
+    runs: usize,
+    handler: impl AsyncFn(&AppState, Event) -> EventResponse,
+    expected_status: i64,
+    mut prepare: P,
+) -> Vec<Duration>
+where
+    P: FnMut(Option<EventResponse>) -> Fut,
+    Fut: Future<Output = Value>,
+{
+    let mut times = Vec::with_capacity(runs);
+    let mut previous = None;
+    for run in 0..=runs {
+        let event = lambda_event(&prepare(previous.take()).await);
+        let started = Instant::now();
+        let response = handler(state, event).await;
+        let elapsed = started.elapsed();
+        assert_eq!(response.status_code, expected_status, "{:?}", response.body);
+        if run > 0 {
+            times.push(elapsed); // run 0 warms up
+        }
+        previous = Some(response);
+    }
+    times.sort();
+    times
+}
+
+/// The session routes, each on its own fresh state of the table.
+async fn sessions(state: &AppState) {
+    let user = create_user(state, &unique_email("bench-sessions"), PASSWORD).await;
+    let first = sign_in(state, &user).await.refresh_token;
+    let refreshes = measure_prepared(state, 100, refresh::handler, 200, |previous| {
+        let token = previous.map_or_else(
+            || first.clone(),
+            |answer| {
+                let body: Value =
+                    serde_json::from_slice(answer.body.expect("a body").as_ref()).expect("JSON");
+                body["refresh_token"].as_str().expect("a token").to_owned()
+            },
+        );
+        async move { with_json_body(event("refresh/ok"), &json!({"refresh_token": token})) }
+    })
+    .await;
+    row("POST /refresh (rotation)", &refreshes);
+
+    let bearer = sign_in(state, &user).await.bearer;
+    let listed = measure_handler(state, 100, list_sessions::handler, 200, || {
+        with_header(event("list-sessions/ok"), "authorization", &bearer)
+    })
+    .await;
+    row("GET /sessions (3 sessions)", &listed);
+
+    let ended = measure_prepared(state, 100, end_session::handler, 204, |_| {
+        let (user, bearer) = (user.clone(), bearer.clone());
+        async move {
+            let doomed = sign_in(state, &user).await.session.id.to_string();
+            let mut event = with_header(event("end-session/ok"), "authorization", &bearer);
+            event["rawPath"] = json!(format!("/sessions/{doomed}"));
+            event["pathParameters"]["id"] = json!(doomed);
+            event
+        }
+    })
+    .await;
+    row("DELETE /sessions/{id}", &ended);
+
+    let others = measure_prepared(state, 30, end_other_sessions::handler, 204, |_| {
+        let user = user.clone();
+        async move {
+            let me = sign_in(state, &user).await;
+            sign_in(state, &user).await;
+            sign_in(state, &user).await;
+            with_header(event("end-other-sessions/ok"), "authorization", &me.bearer)
+        }
+    })
+    .await;
+    row("DELETE /sessions (2 others to end)", &others);
+
+    let logouts = measure_prepared(state, 100, logout::handler, 204, |_| {
+        let user = user.clone();
+        async move {
+            let me = sign_in(state, &user).await;
+            with_header(event("logout/ok"), "authorization", &me.bearer)
+        }
+    })
+    .await;
+    row("POST /logout (bearer)", &logouts);
+}
+
 /// Login timing must not tell whether an account exists: `pairs` interleaved failed sign-ins,
 /// one for an unknown email and one with a wrong password (each pair in alternating order), and
 /// the distribution of the per-pair ratio unknown / wrong.
 async fn enumeration_timing(pairs: usize) {
-    // Enough accounts that none is throttled (4 failures each, the default threshold is 5).
+    // One fresh account per pair, so that both emails of a pair are in the same state (never
+    // tried before): what an attacker probing addresses meets.
     let state = state_with(&[("LOGIN_THROTTLE_THRESHOLD", "100")]).await;
     let mut accounts = Vec::new();
-    for _ in 0..pairs.div_ceil(4) {
+    for _ in 0..=pairs {
         let email = unique_email("bench-wrong");
         create_user(&state, &email, PASSWORD).await;
         accounts.push(email);
@@ -75,15 +167,15 @@ async fn enumeration_timing(pairs: usize) {
         assert_eq!(response.status_code, 401);
         started.elapsed()
     };
-    attempt(&accounts[0]).await; // warm-up
+    attempt(&accounts[0]).await; // warm-up (account 0 is used for nothing else)
     let (mut unknown, mut wrong, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for pair in 0..pairs {
         let nobody = unique_email("bench-nobody");
         let (u, w) = if pair % 2 == 0 {
             let u = attempt(&nobody).await;
-            (u, attempt(&accounts[pair / 4]).await)
+            (u, attempt(&accounts[pair + 1]).await)
         } else {
-            let w = attempt(&accounts[pair / 4]).await;
+            let w = attempt(&accounts[pair + 1]).await;
             (attempt(&nobody).await, w)
         };
         unknown.push(u);
@@ -164,7 +256,12 @@ async fn main() {
         with_header(event("profile/ok"), "authorization", &bearer)
     })
     .await;
-    row("GET /profile", &profiles);
+    row(
+        "GET /profile (token + session check, 1 BatchGetItem)",
+        &profiles,
+    );
+
+    sessions(&state).await;
 
     enumeration_timing(120).await;
 }

@@ -334,7 +334,9 @@ fn repeated_failures_are_throttled_for_known_and_unknown_emails_alike() {
             .unwrap_or_else(|| panic!("{name} in dev/local.env"))
     };
     let threshold = setting("LOGIN_THROTTLE_THRESHOLD");
-    let base_delay = setting("LOGIN_THROTTLE_BASE_DELAY_SECONDS").to_string();
+    // `make test` starts the local API with a longer first delay (see dev/run-tests.sh).
+    let base_delay = std::env::var("E2E_THROTTLE_BASE_DELAY_SECONDS")
+        .unwrap_or_else(|_| setting("LOGIN_THROTTLE_BASE_DELAY_SECONDS").to_string());
     let mut throttled = Vec::new();
     for email in [&known, &unknown] {
         for attempt in 1..=threshold {
@@ -359,10 +361,195 @@ fn repeated_failures_are_throttled_for_known_and_unknown_emails_alike() {
         throttled.push((response.status().as_u16(), retry_after, body));
     }
     assert_eq!(throttled[0].0, 429, "{:?}", throttled[0]);
-    assert_eq!(throttled[0].1.as_deref(), Some(base_delay.as_str()));
+    let retry_after: u64 = throttled[0]
+        .1
+        .as_deref()
+        .and_then(|v| v.parse().ok())
+        .expect("seconds");
+    let base_delay: u64 = base_delay.parse().expect("seconds");
+    assert!(
+        (base_delay - 1..=base_delay).contains(&retry_after),
+        "{retry_after} vs {base_delay}"
+    );
     assert!(throttled[0].2.contains("too_many_attempts"));
     assert_eq!(
         throttled[0], throttled[1],
         "the same answer whether or not the account exists"
     );
+}
+
+fn send(method: &str, path: &str, bearer: Option<&str>, body: Option<&Value>) -> Reply {
+    let url = format!("{}{path}", base_url());
+    let agent = agent();
+    let result = match (method, body) {
+        ("GET", _) => {
+            let mut request = agent.get(&url);
+            if let Some(bearer) = bearer {
+                request = request.header("authorization", bearer);
+            }
+            request.call()
+        }
+        ("DELETE", _) => {
+            let mut request = agent.delete(&url);
+            if let Some(bearer) = bearer {
+                request = request.header("authorization", bearer);
+            }
+            request.call()
+        }
+        (_, body) => {
+            let mut request = agent.post(&url);
+            if let Some(bearer) = bearer {
+                request = request.header("authorization", bearer);
+            }
+            match body {
+                Some(body) => request
+                    .header("content-type", "application/json")
+                    .send(body.to_string()),
+                None => request.send_empty(),
+            }
+        }
+    };
+    reply(result)
+}
+
+fn refresh_with(token: &str) -> Reply {
+    send(
+        "POST",
+        "/refresh",
+        None,
+        Some(&json!({"refresh_token": token})),
+    )
+}
+
+fn bearer_of(reply: &Reply) -> String {
+    format!(
+        "Bearer {}",
+        reply.json["access_token"]
+            .as_str()
+            .expect("an access token")
+    )
+}
+
+fn refresh_token_of(reply: &Reply) -> String {
+    reply.json["refresh_token"]
+        .as_str()
+        .expect("a refresh token")
+        .to_owned()
+}
+
+/// The whole session lifecycle over HTTP: register → refresh (rotation) → the grace → reuse
+/// detection → a second sign-in → sessions (list, end one, end the others) → logout.
+#[test]
+fn the_session_lifecycle() {
+    let email = unique_email("e2e-sessions");
+    let registered = post_json("/register", &json!({"email": email, "password": PASSWORD}));
+    assert_eq!(registered.status, 201, "{}", registered.raw);
+    let t0 = refresh_token_of(&registered);
+
+    // Rotation on every use.
+    let first = refresh_with(&t0);
+    assert_eq!(first.status, 200, "{}", first.raw);
+    let t1 = refresh_token_of(&first);
+    assert_ne!(t1, t0);
+    assert_eq!(get_profile(Some(&bearer_of(&first))).status, 200);
+    // Within the grace, the just-rotated token answers with the current one.
+    let retried = refresh_with(&t0);
+    assert_eq!(retried.status, 200, "{}", retried.raw);
+    assert_eq!(refresh_token_of(&retried), t1);
+    let second = refresh_with(&t1);
+    assert_eq!(second.status, 200);
+    let t2 = refresh_token_of(&second);
+    // Reuse: t0 is two generations old. The whole session ends.
+    let reused = refresh_with(&t0);
+    assert_eq!(reused.status, 401);
+    assert_eq!(reused.json["error"]["code"], "invalid_grant");
+    assert_eq!(
+        refresh_with(&t2).status,
+        401,
+        "the newest token died with it"
+    );
+    assert_eq!(
+        get_profile(Some(&bearer_of(&second))).status,
+        401,
+        "and its access tokens"
+    );
+
+    // Three sign-ins: list them, end one, end the others.
+    let sign_in = || post_json("/login", &json!({"email": email, "password": PASSWORD}));
+    let (phone, laptop, tablet) = (sign_in(), sign_in(), sign_in());
+    let me = bearer_of(&phone);
+    let listed = send("GET", "/sessions", Some(&me), None);
+    assert_eq!(listed.status, 200, "{}", listed.raw);
+    let sessions = listed.json["sessions"].as_array().expect("a list").clone();
+    assert_eq!(sessions.len(), 3, "{}", listed.raw);
+    assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
+    // The laptop's session id is its access token's `sid` claim.
+    let laptop_token = laptop.json["access_token"].as_str().expect("token");
+    let payload = laptop_token.split('.').nth(1).expect("a JWT payload");
+    let claims: Value = serde_json::from_str(&decode_base64url(payload)).expect("JSON claims");
+    let laptop_sid = claims["sid"].as_str().expect("a sid").to_owned();
+    assert!(
+        sessions.iter().any(|s| s["id"] == laptop_sid.as_str()),
+        "listed"
+    );
+    let ended = send(
+        "DELETE",
+        &format!("/sessions/{laptop_sid}"),
+        Some(&me),
+        None,
+    );
+    assert_eq!(ended.status, 204, "{}", ended.raw);
+    assert_eq!(get_profile(Some(&bearer_of(&laptop))).status, 401);
+    let again = send(
+        "DELETE",
+        &format!("/sessions/{laptop_sid}"),
+        Some(&me),
+        None,
+    );
+    assert_eq!(
+        (again.status, &again.json["error"]["code"]),
+        (404, &json!("session_not_found"))
+    );
+
+    let others = send("DELETE", "/sessions", Some(&me), None);
+    assert_eq!(others.status, 204);
+    assert_eq!(get_profile(Some(&bearer_of(&tablet))).status, 401);
+    assert_eq!(get_profile(Some(&me)).status, 200);
+
+    // Logout with the refresh token alone (an expired access token), then nothing works.
+    let out = send(
+        "POST",
+        "/logout",
+        None,
+        Some(&json!({"refresh_token": refresh_token_of(&phone)})),
+    );
+    assert_eq!(out.status, 204, "{}", out.raw);
+    assert_eq!(get_profile(Some(&me)).status, 401);
+    assert_eq!(refresh_with(&refresh_token_of(&phone)).status, 401);
+    // And logging out with a bearer token of a fresh sign-in.
+    let last = sign_in();
+    assert_eq!(
+        send("POST", "/logout", Some(&bearer_of(&last)), None).status,
+        204
+    );
+    assert_eq!(get_profile(Some(&bearer_of(&last))).status, 401);
+}
+
+fn decode_base64url(text: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for byte in text.bytes() {
+        let Some(value) = ALPHABET.iter().position(|b| *b == byte) else {
+            continue;
+        };
+        bits = (bits << 6) | value as u32;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

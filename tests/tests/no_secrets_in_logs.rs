@@ -40,7 +40,19 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_password_hash_token_or_key_is_ever_logged() {
     let logs = Captured::default();
-    let subscriber = shared::telemetry::subscriber(logs.clone(), "trace".parse().expect("filter"));
+    use shared::telemetry::crate_of;
+    let functions = [
+        crate_of(&register::handler),
+        crate_of(&login::handler),
+        crate_of(&profile::handler),
+        crate_of(&refresh::handler),
+        crate_of(&logout::handler),
+        crate_of(&list_sessions::handler),
+        crate_of(&end_session::handler),
+        crate_of(&end_other_sessions::handler),
+    ];
+    let subscriber =
+        shared::telemetry::subscriber(logs.clone(), "trace".parse().expect("filter"), &functions);
     tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
     std::thread::spawn(|| tracing::info!("marker from another thread"))
         .join()
@@ -53,12 +65,20 @@ async fn no_password_hash_token_or_key_is_ever_logged() {
         let state = &state;
         async move {
             let event = lambda_event(&event);
-            let response = if event.payload["routeKey"] == "POST /register" {
-                register::handler(state, event).await
-            } else if event.payload["routeKey"] == "POST /login" {
-                login::handler(state, event).await
-            } else {
-                profile::handler(state, event).await
+            let route = event.payload["routeKey"]
+                .as_str()
+                .expect("a route")
+                .to_owned();
+            let response = match route.as_str() {
+                "POST /register" => register::handler(state, event).await,
+                "POST /login" => login::handler(state, event).await,
+                "GET /profile" => profile::handler(state, event).await,
+                "POST /refresh" => refresh::handler(state, event).await,
+                "POST /logout" => logout::handler(state, event).await,
+                "GET /sessions" => list_sessions::handler(state, event).await,
+                "DELETE /sessions/{id}" => end_session::handler(state, event).await,
+                "DELETE /sessions" => end_other_sessions::handler(state, event).await,
+                other => panic!("no handler for {other}"),
             };
             parts(response)
         }
@@ -84,6 +104,10 @@ async fn no_password_hash_token_or_key_is_ever_logged() {
     let (status, _, body) = call(login(password)).await;
     assert_eq!(status, 200);
     let login_token = body["access_token"].as_str().expect("token").to_owned();
+    let login_claims = state.tokens.verify(&login_token).expect("valid");
+    let login_session = shared::session::SessionId::parse(&login_claims.sid).expect("an id");
+    let user_id = shared::user::UserId::parse(&login_claims.sub).expect("an id");
+    let seed = seed_of(&user_id, &login_session).await;
     let (status, _, _) = call(login("wrong-but-also-secret")).await;
     assert_eq!(status, 401);
     // A refused new password (too common) and a throttled sign-in log nothing secret either.
@@ -109,6 +133,46 @@ async fn no_password_hash_token_or_key_is_ever_logged() {
     let (status, _, _) = call(event("profile/tampered-token")).await;
     assert_eq!(status, 401);
 
+    // Sessions: refresh (rotation, then reuse), list, end one, end the others, logout by token.
+    let first_refresh = registered.2["refresh_token"]
+        .as_str()
+        .expect("refresh token")
+        .to_owned();
+    let refresh =
+        |token: &str| with_json_body(event("refresh/ok"), &json!({"refresh_token": token}));
+    let (status, _, rotated) = call(refresh(&first_refresh)).await;
+    assert_eq!(status, 200);
+    let rotated_refresh = rotated["refresh_token"].as_str().expect("token").to_owned();
+    let (status, _, _) = call(refresh("v1.not.a.real.token")).await;
+    assert_eq!(status, 401);
+    let (status, _, sessions) = call(with_header(
+        event("list-sessions/ok"),
+        "authorization",
+        &bearer,
+    ))
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(sessions["sessions"].as_array().map(Vec::len), Some(2));
+    let mut end_one = with_header(event("end-session/ok"), "authorization", &bearer);
+    end_one["pathParameters"]["id"] = json!(shared::session::SessionId::new().to_string());
+    let (status, _, _) = call(end_one).await;
+    assert_eq!(status, 404);
+    let (status, _, _) = call(with_header(
+        event("end-other-sessions/ok"),
+        "authorization",
+        &bearer,
+    ))
+    .await;
+    assert_eq!(status, 204);
+    let (status, _, _) = call(with_json_body(
+        event("logout/refresh-token"),
+        &json!({"refresh_token": rotated_refresh}),
+    ))
+    .await;
+    assert_eq!(status, 204);
+    let (status, _, _) = call(with_header(event("logout/ok"), "authorization", &bearer)).await;
+    assert_eq!(status, 204);
+
     let stored = state
         .users
         .find_by_email(&shared::email::Email::parse(&email).expect("valid"))
@@ -128,7 +192,7 @@ async fn no_password_hash_token_or_key_is_ever_logged() {
         .iter()
         .filter(|l| l["message"] == "request completed")
         .count();
-    assert_eq!(completed, 12, "{logs}");
+    assert_eq!(completed, 19, "{logs}");
 
     let secrets = [
         ("password", password.to_owned()),
@@ -156,6 +220,13 @@ async fn no_password_hash_token_or_key_is_ever_logged() {
         ),
         ("rejected token", bad_token),
         ("common password", "Password123".to_owned()),
+        ("refresh token", first_refresh.clone()),
+        ("rotated refresh token", rotated_refresh.clone()),
+        (
+            "refresh token MAC",
+            first_refresh.rsplit('.').next().expect("mac").to_owned(),
+        ),
+        ("session seed", seed),
         ("signing key", signing_key),
     ];
     for (what, secret) in secrets {
@@ -169,4 +240,31 @@ async fn no_password_hash_token_or_key_is_ever_logged() {
         .lines()
         .find(|l| l.to_ascii_lowercase().contains("authorization"));
     assert!(header.is_none(), "a header was logged: {header:?}");
+}
+
+/// A session's stored seed (base64), read straight from the table.
+async fn seed_of(user: &shared::user::UserId, session: &shared::session::SessionId) -> String {
+    let config = shared::config::Config::from_env().expect("config");
+    let sdk = shared::state::sdk_config_loader(&config).load().await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let item = client
+        .get_item()
+        .table_name(&config.table_name)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{user}")),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("SESSION#{session}")),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("read")
+        .item;
+    match item.and_then(|item| item.get("seed").cloned()) {
+        Some(aws_sdk_dynamodb::types::AttributeValue::S(seed)) => seed,
+        other => panic!("no seed stored: {other:?}"),
+    }
 }

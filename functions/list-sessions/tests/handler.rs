@@ -22,6 +22,8 @@ async fn user(state: &AppState, tag: &str) -> shared::user::User {
 async fn lists_the_callers_live_sessions_newest_first_with_the_current_one_marked() {
     let state = state().await;
     let user = user(&state, "sessions-list").await;
+    // Creation times have second precision: a second apart, the order is certain.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let older = sign_in(&state, &user).await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let newer = sign_in(&state, &user).await;

@@ -172,7 +172,9 @@ async fn an_address_that_does_not_parse_is_just_invalid_credentials() {
 /// one that does not, and the wait doubles with the next failure.
 #[tokio::test]
 async fn five_failures_throttle_known_and_unknown_emails_alike() {
-    let state = state().await;
+    // A first delay of 3 s: long enough that a loaded machine cannot outlast it between two
+    // attempts, short enough to wait out once.
+    let state = state_with(&[("LOGIN_THROTTLE_BASE_DELAY_SECONDS", "3")]).await;
     let known = unique_email("login-throttle");
     create_user(&state, &known, PASSWORD).await;
     let unknown = unique_email("login-throttle-nobody");
