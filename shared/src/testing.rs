@@ -227,6 +227,22 @@ pub async fn create_user(state: &AppState, email: &str, password: &str) -> crate
     user
 }
 
+/// A new account for one test (its own unique email), with a password that meets the policy.
+pub async fn new_user(state: &AppState, tag: &str) -> crate::user::User {
+    create_user(state, &unique_email(tag), "correct horse battery staple").await
+}
+
+/// What a protected route says to `authorization`: `200 OK` if it would serve the request, else
+/// the status of its refusal. It runs the one authentication step every protected route runs.
+pub async fn auth_status(state: &AppState, authorization: &str) -> StatusCode {
+    let event = with_header(event("profile/ok"), "authorization", authorization);
+    let request = crate::runtime::into_request(event).expect("a valid event");
+    match crate::auth::authenticate(state, &request).await {
+        Ok(_) => StatusCode::OK,
+        Err(error) => error.status(),
+    }
+}
+
 /// A new live session for `user`, as a sign-in would start it, with its tokens.
 #[derive(Debug)]
 pub struct SignedIn {
@@ -259,7 +275,8 @@ pub async fn sign_in(state: &AppState, user: &crate::user::User) -> SignedIn {
 /// partition key's prefix: `USER`, `EMAIL`, `THROTTLE`) and whether a read was consistent.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct DynamoCall {
-    /// `GetItem`, `PutItem`, `DeleteItem`, `UpdateItem`, `TransactWriteItems`, ...
+    /// `GetItem`, `PutItem`, `DeleteItem`, `UpdateItem`, `BatchGetItem`, `Query`, ... (a
+    /// transaction shows as one call per item, as the action that item needs).
     pub operation: &'static str,
     /// The partition key prefix of the (first) item touched.
     pub item: String,
@@ -288,53 +305,67 @@ impl ActionLog {
     }
 }
 
-/// The IAM actions a DynamoDB request needs: its own, or for a transaction those of its items.
-fn iam_actions(context: &BeforeSerializationInterceptorContextRef<'_>) -> Vec<&'static str> {
-    let input = context.input();
+/// What a DynamoDB request does, as [`DynamoCall`]s: one per request, or for a transaction one
+/// per item (each item needs its own IAM action).
+fn calls(context: &BeforeSerializationInterceptorContextRef<'_>) -> Vec<DynamoCall> {
     use aws_sdk_dynamodb::operation::{
         batch_get_item::BatchGetItemInput, batch_write_item::BatchWriteItemInput,
         delete_item::DeleteItemInput, get_item::GetItemInput, put_item::PutItemInput,
         query::QueryInput, scan::ScanInput, transact_write_items::TransactWriteItemsInput,
         update_item::UpdateItemInput,
     };
+    let input = context.input();
+    let call = |operation, item: Option<&Item>, consistent: Option<bool>| DynamoCall {
+        operation,
+        item: key_kind(item),
+        consistent: consistent == Some(true),
+    };
     if let Some(transaction) = input.downcast_ref::<TransactWriteItemsInput>() {
         return transaction
             .transact_items()
             .iter()
-            .map(|item| {
-                if item.put().is_some() {
-                    "dynamodb:PutItem"
-                } else if item.delete().is_some() {
-                    "dynamodb:DeleteItem"
-                } else if item.update().is_some() {
-                    "dynamodb:UpdateItem"
-                } else {
-                    "dynamodb:ConditionCheckItem"
-                }
+            .map(|item| match (item.put(), item.delete(), item.update()) {
+                (Some(put), _, _) => call("PutItem", Some(put.item()), None),
+                (_, Some(delete), _) => call("DeleteItem", Some(delete.key()), None),
+                (_, _, Some(update)) => call("UpdateItem", Some(update.key()), None),
+                _ => call(
+                    "ConditionCheckItem",
+                    item.condition_check().map(|check| check.key()),
+                    None,
+                ),
             })
             .collect();
     }
-    let action = if input.downcast_ref::<GetItemInput>().is_some() {
-        "dynamodb:GetItem"
-    } else if input.downcast_ref::<PutItemInput>().is_some() {
-        "dynamodb:PutItem"
-    } else if input.downcast_ref::<UpdateItemInput>().is_some() {
-        "dynamodb:UpdateItem"
-    } else if input.downcast_ref::<DeleteItemInput>().is_some() {
-        "dynamodb:DeleteItem"
-    } else if input.downcast_ref::<BatchGetItemInput>().is_some() {
-        "dynamodb:BatchGetItem"
+    let single = if let Some(get) = input.downcast_ref::<GetItemInput>() {
+        call("GetItem", get.key(), get.consistent_read())
+    } else if let Some(put) = input.downcast_ref::<PutItemInput>() {
+        call("PutItem", put.item(), None)
+    } else if let Some(update) = input.downcast_ref::<UpdateItemInput>() {
+        call("UpdateItem", update.key(), None)
+    } else if let Some(delete) = input.downcast_ref::<DeleteItemInput>() {
+        call("DeleteItem", delete.key(), None)
+    } else if let Some(batch) = input.downcast_ref::<BatchGetItemInput>() {
+        let first = batch
+            .request_items()
+            .and_then(|tables| tables.values().next());
+        call(
+            "BatchGetItem",
+            first.and_then(|keys| keys.keys().first()),
+            first.and_then(|keys| keys.consistent_read()),
+        )
     } else if input.downcast_ref::<BatchWriteItemInput>().is_some() {
-        "dynamodb:BatchWriteItem"
-    } else if input.downcast_ref::<QueryInput>().is_some() {
-        "dynamodb:Query"
+        call("BatchWriteItem", None, None)
+    } else if let Some(query) = input.downcast_ref::<QueryInput>() {
+        call("Query", None, query.consistent_read())
     } else if input.downcast_ref::<ScanInput>().is_some() {
-        "dynamodb:Scan"
+        call("Scan", None, None)
     } else {
-        "dynamodb:unknown"
+        call("unknown", None, None)
     };
-    vec![action]
+    vec![single]
 }
+
+type Item = std::collections::HashMap<String, AttributeValue>;
 
 impl Intercept for ActionLog {
     fn name(&self) -> &'static str {
@@ -351,9 +382,9 @@ impl Intercept for ActionLog {
         };
         if let Some(file) = Self::file() {
             use std::io::Write;
-            let lines: String = iam_actions(context)
+            let lines: String = calls(context)
                 .into_iter()
-                .map(|action| format!("{route}\t{action}\n"))
+                .map(|call| format!("{route}\tdynamodb:{}\n", call.operation))
                 .collect();
             let mut log = std::fs::OpenOptions::new()
                 .create(true)
@@ -388,7 +419,7 @@ impl Recorder {
     }
 }
 
-fn key_kind(key: Option<&std::collections::HashMap<String, AttributeValue>>) -> String {
+fn key_kind(key: Option<&Item>) -> String {
     key.and_then(|key| key.get(crate::store::PARTITION_KEY))
         .and_then(|pk| pk.as_s().ok())
         .map(|pk| pk.split('#').next().unwrap_or_default().to_owned())
@@ -405,74 +436,7 @@ impl Intercept for Recorder {
         context: &BeforeSerializationInterceptorContextRef<'_>,
         _cfg: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        use aws_sdk_dynamodb::operation::{
-            batch_get_item::BatchGetItemInput, batch_write_item::BatchWriteItemInput,
-            delete_item::DeleteItemInput, get_item::GetItemInput, put_item::PutItemInput,
-            query::QueryInput, transact_write_items::TransactWriteItemsInput,
-            update_item::UpdateItemInput,
-        };
-        let input = context.input();
-        let call = if let Some(get) = input.downcast_ref::<GetItemInput>() {
-            DynamoCall {
-                operation: "GetItem",
-                item: key_kind(get.key()),
-                consistent: get.consistent_read() == Some(true),
-            }
-        } else if let Some(put) = input.downcast_ref::<PutItemInput>() {
-            DynamoCall {
-                operation: "PutItem",
-                item: key_kind(put.item()),
-                consistent: false,
-            }
-        } else if let Some(update) = input.downcast_ref::<UpdateItemInput>() {
-            DynamoCall {
-                operation: "UpdateItem",
-                item: key_kind(update.key()),
-                consistent: false,
-            }
-        } else if let Some(delete) = input.downcast_ref::<DeleteItemInput>() {
-            DynamoCall {
-                operation: "DeleteItem",
-                item: key_kind(delete.key()),
-                consistent: false,
-            }
-        } else if let Some(batch) = input.downcast_ref::<BatchGetItemInput>() {
-            let first = batch
-                .request_items()
-                .and_then(|tables| tables.values().next());
-            DynamoCall {
-                operation: "BatchGetItem",
-                item: key_kind(first.and_then(|keys| keys.keys().first())),
-                consistent: first.and_then(|keys| keys.consistent_read()) == Some(true),
-            }
-        } else if let Some(query) = input.downcast_ref::<QueryInput>() {
-            DynamoCall {
-                operation: "Query",
-                item: key_kind(None),
-                consistent: query.consistent_read() == Some(true),
-            }
-        } else if input.downcast_ref::<BatchWriteItemInput>().is_some() {
-            DynamoCall {
-                operation: "BatchWriteItem",
-                item: String::new(),
-                consistent: false,
-            }
-        } else if let Some(transaction) = input.downcast_ref::<TransactWriteItemsInput>() {
-            let first = transaction.transact_items().first();
-            let item = first.and_then(|write| write.put()).map(|put| put.item());
-            DynamoCall {
-                operation: "TransactWriteItems",
-                item: key_kind(item),
-                consistent: false,
-            }
-        } else {
-            DynamoCall {
-                operation: "other",
-                item: String::new(),
-                consistent: false,
-            }
-        };
-        self.0.lock().expect("not poisoned").push(call);
+        self.0.lock().expect("not poisoned").extend(calls(context));
         Ok(())
     }
 }
@@ -506,63 +470,52 @@ pub async fn state_with(vars: &[(&str, &str)]) -> AppState {
         .expect("state builds")
 }
 
-/// How many user items in the test table hold `email` (a scan: tests only).
-pub async fn stored_users_with_email(email: &str) -> usize {
+/// Every item in the test table (a scan: tests only).
+async fn all_items() -> Vec<Item> {
     let config = test_config();
     let sdk = sdk_config_loader(&config).load().await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
-    let mut count = 0;
+    let mut items = Vec::new();
     let mut start = None;
     loop {
         let page = client
             .scan()
             .table_name(&config.table_name)
-            .filter_expression("#email = :email AND #entity = :user")
-            .expression_attribute_names("#email", "email")
-            .expression_attribute_names("#entity", "entity")
-            .expression_attribute_values(":email", AttributeValue::S(email.to_owned()))
-            .expression_attribute_values(":user", AttributeValue::S("user".to_owned()))
             .set_exclusive_start_key(start)
             .send()
             .await
             .expect("scan");
-        count += page.items().len();
+        items.extend(page.items.unwrap_or_default());
         start = page.last_evaluated_key;
         if start.is_none() {
-            return count;
+            return items;
         }
     }
 }
 
-/// How many items in the test table hold `text` in any string attribute, key included (a scan:
-/// tests only).
+/// How many user items in the test table hold `email`.
+pub async fn stored_users_with_email(email: &str) -> usize {
+    let text = |item: &Item, name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+    all_items()
+        .await
+        .iter()
+        .filter(|item| {
+            text(item, "entity").as_deref() == Some("user")
+                && text(item, "email").as_deref() == Some(email)
+        })
+        .count()
+}
+
+/// How many items in the test table hold `text` in any string attribute, key included.
 pub async fn items_mentioning(text: &str) -> usize {
-    let config = test_config();
-    let sdk = sdk_config_loader(&config).load().await;
-    let client = aws_sdk_dynamodb::Client::new(&sdk);
-    let mut count = 0;
-    let mut start = None;
-    loop {
-        let page = client
-            .scan()
-            .table_name(&config.table_name)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("scan");
-        count += page
-            .items()
-            .iter()
-            .filter(|item| {
-                item.values()
-                    .any(|value| value.as_s().is_ok_and(|s| s.contains(text)))
-            })
-            .count();
-        start = page.last_evaluated_key;
-        if start.is_none() {
-            return count;
-        }
-    }
+    all_items()
+        .await
+        .iter()
+        .filter(|item| {
+            item.values()
+                .any(|value| value.as_s().is_ok_and(|s| s.contains(text)))
+        })
+        .count()
 }
 
 /// Rewrites a stored user's email attribute directly, as an item written under older rules

@@ -4,17 +4,12 @@
 use lambda_http::http::StatusCode;
 use shared::AppState;
 use shared::testing::{
-    create_user, event, lambda_event, parts, sign_in, state, unique_email, with_header,
+    auth_status, create_user, event, lambda_event, parts, sign_in, state, unique_email, with_header,
 };
 
 async fn end_others(state: &AppState, bearer: &str) -> StatusCode {
     let event = with_header(event("end-other-sessions/ok"), "authorization", bearer);
     parts(end_other_sessions::handler(state, lambda_event(&event)).await).0
-}
-
-async fn profile_status(state: &AppState, bearer: &str) -> StatusCode {
-    let event = with_header(event("profile/ok"), "authorization", bearer);
-    parts(profile::handler(state, lambda_event(&event)).await).0
 }
 
 #[tokio::test]
@@ -41,17 +36,14 @@ async fn ends_every_other_session_and_keeps_the_current_one() {
 
     assert_eq!(end_others(&state, &me.bearer).await, StatusCode::NO_CONTENT);
 
-    assert_eq!(profile_status(&state, &me.bearer).await, StatusCode::OK);
+    assert_eq!(auth_status(&state, &me.bearer).await, StatusCode::OK);
     for other in &others {
         assert_eq!(
-            profile_status(&state, &other.bearer).await,
+            auth_status(&state, &other.bearer).await,
             StatusCode::UNAUTHORIZED
         );
     }
-    assert_eq!(
-        profile_status(&state, &stranger.bearer).await,
-        StatusCode::OK
-    );
+    assert_eq!(auth_status(&state, &stranger.bearer).await, StatusCode::OK);
     let left = state.users.sessions(&user.id, 0).await.expect("listed");
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].id, me.session.id);

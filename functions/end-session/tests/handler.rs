@@ -6,7 +6,7 @@ use serde_json::Value;
 use shared::AppState;
 use shared::runtime::EventResponse;
 use shared::testing::{
-    create_user, event, lambda_event, parts, sign_in, state, unique_email, with_header,
+    auth_status, event, lambda_event, new_user, parts, sign_in, state, with_header,
 };
 
 /// The checked-in event, for session `id`, with `bearer`.
@@ -19,19 +19,10 @@ async fn end(state: &AppState, bearer: &str, id: &str) -> EventResponse {
     end_session::handler(state, lambda_event(&event)).await
 }
 
-async fn profile_status(state: &AppState, bearer: &str) -> StatusCode {
-    let event = with_header(event("profile/ok"), "authorization", bearer);
-    parts(profile::handler(state, lambda_event(&event)).await).0
-}
-
-async fn user(state: &AppState, tag: &str) -> shared::user::User {
-    create_user(state, &unique_email(tag), "correct horse battery staple").await
-}
-
 #[tokio::test]
 async fn ends_another_of_the_callers_sessions() {
     let state = state().await;
-    let user = user(&state, "end-one").await;
+    let user = new_user(&state, "end-one").await;
     let me = sign_in(&state, &user).await;
     let laptop = sign_in(&state, &user).await;
 
@@ -39,20 +30,20 @@ async fn ends_another_of_the_callers_sessions() {
 
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     assert_eq!(
-        profile_status(&state, &laptop.bearer).await,
+        auth_status(&state, &laptop.bearer).await,
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(profile_status(&state, &me.bearer).await, StatusCode::OK);
+    assert_eq!(auth_status(&state, &me.bearer).await, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn ending_the_current_session_signs_out() {
     let state = state().await;
-    let me = sign_in(&state, &user(&state, "end-self").await).await;
+    let me = sign_in(&state, &new_user(&state, "end-self").await).await;
     let answer = end(&state, &me.bearer, &me.session.id.to_string()).await;
     assert_eq!(answer.status_code, 204);
     assert_eq!(
-        profile_status(&state, &me.bearer).await,
+        auth_status(&state, &me.bearer).await,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -62,8 +53,8 @@ async fn ending_the_current_session_signs_out() {
 #[tokio::test]
 async fn not_one_of_the_callers_live_sessions_is_one_identical_404() {
     let state = state().await;
-    let me = sign_in(&state, &user(&state, "end-404").await).await;
-    let theirs = sign_in(&state, &user(&state, "end-404-other").await).await;
+    let me = sign_in(&state, &new_user(&state, "end-404").await).await;
+    let theirs = sign_in(&state, &new_user(&state, "end-404-other").await).await;
     let (me_user, _) = state
         .users
         .get_with_session(&me.session.user_id, &me.session.id)
@@ -102,7 +93,7 @@ async fn not_one_of_the_callers_live_sessions_is_one_identical_404() {
     let (status, _, body) = parts(answers.remove(0));
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["code"], "session_not_found");
-    assert_eq!(profile_status(&state, &theirs.bearer).await, StatusCode::OK);
+    assert_eq!(auth_status(&state, &theirs.bearer).await, StatusCode::OK);
 }
 
 #[tokio::test]

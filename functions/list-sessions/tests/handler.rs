@@ -4,9 +4,7 @@
 use lambda_http::http::StatusCode;
 use serde_json::Value;
 use shared::AppState;
-use shared::testing::{
-    create_user, event, lambda_event, parts, sign_in, state, unique_email, with_header,
-};
+use shared::testing::{event, lambda_event, new_user, parts, sign_in, state, with_header};
 
 async fn list(state: &AppState, bearer: &str) -> (StatusCode, Value) {
     let event = with_header(event("list-sessions/ok"), "authorization", bearer);
@@ -14,20 +12,16 @@ async fn list(state: &AppState, bearer: &str) -> (StatusCode, Value) {
     (status, body)
 }
 
-async fn user(state: &AppState, tag: &str) -> shared::user::User {
-    create_user(state, &unique_email(tag), "correct horse battery staple").await
-}
-
 #[tokio::test]
 async fn lists_the_callers_live_sessions_newest_first_with_the_current_one_marked() {
     let state = state().await;
-    let user = user(&state, "sessions-list").await;
+    let user = new_user(&state, "sessions-list").await;
     // Creation times have second precision: a second apart, the order is certain.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let older = sign_in(&state, &user).await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let newer = sign_in(&state, &user).await;
-    let someone_else = sign_in(&state, &self::user(&state, "sessions-other").await).await;
+    let someone_else = sign_in(&state, &new_user(&state, "sessions-other").await).await;
     let ended = sign_in(&state, &user).await;
     state
         .users
@@ -70,7 +64,7 @@ async fn lists_the_callers_live_sessions_newest_first_with_the_current_one_marke
 #[tokio::test]
 async fn listing_pages_through_every_session() {
     let mut state = state().await;
-    let user = user(&state, "sessions-paging").await;
+    let user = new_user(&state, "sessions-paging").await;
     let mut signed_in = Vec::new();
     for _ in 0..5 {
         signed_in.push(sign_in(&state, &user).await);
@@ -88,7 +82,7 @@ async fn listing_pages_through_every_session() {
 #[tokio::test]
 async fn the_user_agent_and_ip_come_from_the_request_context_cleaned() {
     let state = state().await;
-    let user = user(&state, "sessions-agent").await;
+    let user = new_user(&state, "sessions-agent").await;
     let mut login = shared::testing::with_json_body(
         event("login/ok"),
         &serde_json::json!({"email": user.email.as_str(), "password": "correct horse battery staple"}),

@@ -5,8 +5,7 @@ use lambda_http::http::{StatusCode, header};
 use serde_json::{Value, json};
 use shared::AppState;
 use shared::testing::{
-    create_user, event, lambda_event, parts, sign_in, state, unique_email, with_header,
-    with_json_body,
+    auth_status, event, lambda_event, new_user, parts, sign_in, state, with_header, with_json_body,
 };
 
 async fn logout(
@@ -16,19 +15,10 @@ async fn logout(
     parts(logout::handler(state, lambda_event(event)).await)
 }
 
-async fn profile_status(state: &AppState, bearer: &str) -> StatusCode {
-    let event = with_header(event("profile/ok"), "authorization", bearer);
-    parts(profile::handler(state, lambda_event(&event)).await).0
-}
-
-async fn user(state: &AppState, tag: &str) -> shared::user::User {
-    create_user(state, &unique_email(tag), "correct horse battery staple").await
-}
-
 #[tokio::test]
 async fn a_bearer_token_ends_its_own_session_at_once() {
     let state = state().await;
-    let user = user(&state, "logout-bearer").await;
+    let user = new_user(&state, "logout-bearer").await;
     let this = sign_in(&state, &user).await;
     let other = sign_in(&state, &user).await;
 
@@ -39,7 +29,7 @@ async fn a_bearer_token_ends_its_own_session_at_once() {
     assert_eq!(body, Value::Null, "no body");
     assert_eq!(headers[header::CACHE_CONTROL], "no-store");
     assert_eq!(
-        profile_status(&state, &this.bearer).await,
+        auth_status(&state, &this.bearer).await,
         StatusCode::UNAUTHORIZED
     );
     let stored = state
@@ -49,7 +39,7 @@ async fn a_bearer_token_ends_its_own_session_at_once() {
         .expect("read");
     assert!(stored.is_none(), "its refresh token is dead too");
     assert_eq!(
-        profile_status(&state, &other.bearer).await,
+        auth_status(&state, &other.bearer).await,
         StatusCode::OK,
         "only that one"
     );
@@ -58,7 +48,7 @@ async fn a_bearer_token_ends_its_own_session_at_once() {
 #[tokio::test]
 async fn a_refresh_token_ends_its_session_without_an_access_token() {
     let state = state().await;
-    let user = user(&state, "logout-refresh").await;
+    let user = new_user(&state, "logout-refresh").await;
     let session = sign_in(&state, &user).await;
     let event = with_json_body(
         event("logout/refresh-token"),
@@ -66,7 +56,7 @@ async fn a_refresh_token_ends_its_session_without_an_access_token() {
     );
     assert_eq!(logout(&state, &event).await.0, StatusCode::NO_CONTENT);
     assert_eq!(
-        profile_status(&state, &session.bearer).await,
+        auth_status(&state, &session.bearer).await,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -100,7 +90,7 @@ async fn without_credentials_or_with_a_bad_token_it_is_401() {
 #[tokio::test]
 async fn logging_out_twice_is_401_the_second_time() {
     let state = state().await;
-    let session = sign_in(&state, &user(&state, "logout-twice").await).await;
+    let session = sign_in(&state, &new_user(&state, "logout-twice").await).await;
     let event = with_header(event("logout/ok"), "authorization", &session.bearer);
     assert_eq!(logout(&state, &event).await.0, StatusCode::NO_CONTENT);
     assert_eq!(logout(&state, &event).await.0, StatusCode::UNAUTHORIZED);

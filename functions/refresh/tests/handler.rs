@@ -9,8 +9,8 @@ use shared::AppState;
 use shared::runtime::EventResponse;
 use shared::session::{ClientInfo, Session};
 use shared::testing::{
-    SignedIn, create_user, event, lambda_event, parts, sign_in, state, state_with, unique_email,
-    with_header, with_json_body,
+    SignedIn, auth_status, create_user, event, lambda_event, parts, sign_in, state, state_with,
+    unique_email, with_header, with_json_body,
 };
 use tokio::task::JoinSet;
 
@@ -29,12 +29,6 @@ async fn signed_in(state: &AppState, tag: &str) -> (shared::user::User, SignedIn
     let user = create_user(state, &unique_email(tag), PASSWORD).await;
     let session = sign_in(state, &user).await;
     (user, session)
-}
-
-/// Whether `bearer` still opens `GET /profile`.
-async fn profile_status(state: &AppState, bearer: &str) -> StatusCode {
-    let event = with_header(event("profile/ok"), "authorization", bearer);
-    parts(profile::handler(state, lambda_event(&event)).await).0
 }
 
 fn invalid_grant() -> Value {
@@ -59,7 +53,7 @@ async fn a_refresh_rotates_both_tokens_and_keeps_the_session() {
     let claims = state.tokens.verify(access).expect("valid");
     assert_eq!(claims.sid, first.session.id.to_string(), "the same session");
     assert_eq!(
-        profile_status(&state, &format!("Bearer {access}")).await,
+        auth_status(&state, &format!("Bearer {access}")).await,
         StatusCode::OK
     );
     // And the rotated token rotates again.
@@ -119,7 +113,7 @@ async fn every_bad_refresh_token_gets_one_identical_answer() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body, invalid_grant());
     // A forged token for a live session is not reuse: the session lives on.
-    assert_eq!(profile_status(&state, &live.bearer).await, StatusCode::OK);
+    assert_eq!(auth_status(&state, &live.bearer).await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -151,11 +145,11 @@ async fn reuse_after_the_grace_ends_the_whole_session() {
 
     assert_eq!(refresh(&state, &newest).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(
-        profile_status(&state, &newest_access).await,
+        auth_status(&state, &newest_access).await,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        profile_status(&state, &first.bearer).await,
+        auth_status(&state, &first.bearer).await,
         StatusCode::UNAUTHORIZED
     );
 }

@@ -58,24 +58,15 @@ pub(super) const SESSION_ATTRIBUTES: &[&str] = &[
 ];
 /// What an authenticated request reads in its one round trip: the user (without the password
 /// hash) and the session.
-pub(super) const USER_AND_SESSION_ATTRIBUTES: &[&str] = &[
-    SORT_KEY,
-    ID,
-    EMAIL,
-    NAME,
-    CREATED_AT,
-    VERSION,
-    SESSION_ID,
-    USER_ID,
-    STARTED_AT,
-    LAST_USED_AT,
-    TTL_ATTRIBUTE,
-    GENERATION,
-    ROTATED_AT_MS,
-    SEED,
-    USER_AGENT,
-    IP_ADDRESS,
-];
+pub(super) fn user_and_session_attributes() -> Vec<&'static str> {
+    let mut attributes: Vec<&str> = PUBLIC_ATTRIBUTES.to_vec();
+    attributes.extend(
+        SESSION_ATTRIBUTES
+            .iter()
+            .filter(|a| !PUBLIC_ATTRIBUTES.contains(a)),
+    );
+    attributes
+}
 /// The sort-key prefix of session items, for queries.
 pub(super) const SESSION_PREFIX: &str = SESSION_SK_PREFIX;
 
@@ -411,7 +402,7 @@ mod tests {
             &user,
             &PasswordHashString::from_stored("h".into())
         )));
-        let (_, names) = projection(USER_AND_SESSION_ATTRIBUTES);
+        let (_, names) = projection(&user_and_session_attributes());
         for attribute in item.keys().filter(|a| *a != PARTITION_KEY && *a != ENTITY) {
             assert!(
                 names.values().any(|n| n == attribute),

@@ -209,6 +209,23 @@ fn jitter(attempt: u32) -> Duration {
     Duration::from_millis(u64::from(attempt) * 20 + random as u64)
 }
 
+/// The outcome of a conditional write: `Ok(true)` if it happened, `Ok(false)` if its condition
+/// failed (`condition_failed` recognises that error), any other failure mapped as
+/// [`storage_error`] does.
+pub(crate) fn conditional<O, E>(
+    result: Result<O, SdkError<E, HttpResponse>>,
+    condition_failed: impl FnOnce(&E) -> bool,
+) -> Result<bool, ApiError>
+where
+    aws_sdk_dynamodb::Error: From<SdkError<E, HttpResponse>>,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(error) if error.as_service_error().is_some_and(condition_failed) => Ok(false),
+        Err(error) => Err(storage_error(error)),
+    }
+}
+
 /// Maps a DynamoDB SDK error to the API: throttling, timeouts, connection failures and 5xx are
 /// a retryable 503; anything else (a missing table, a malformed request) is a 500. Matched on
 /// the SDK's types, never on message text.

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, WriteRequest};
 
-use super::{UserStore, item, storage_error};
+use super::{UserStore, conditional, item, storage_error};
 use crate::error::ApiError;
 use crate::session::{Session, SessionId};
 use crate::user::{User, UserId};
@@ -42,7 +42,7 @@ impl UserStore {
         user_id: &UserId,
         session_id: &SessionId,
     ) -> Result<(Option<User>, Option<Session>), ApiError> {
-        let (expression, names) = item::projection(item::USER_AND_SESSION_ATTRIBUTES);
+        let (expression, names) = item::projection(&item::user_and_session_attributes());
         let keys = KeysAndAttributes::builder()
             .keys(item::user_key(user_id))
             .keys(item::session_key(user_id, session_id))
@@ -124,18 +124,10 @@ impl UserStore {
             .update_expression(format!("SET {}", assignments.join(", ")))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error)
-                if matches!(
-                    error.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(storage_error(error)),
-        }
+        conditional(
+            result,
+            UpdateItemError::is_conditional_check_failed_exception,
+        )
     }
 
     /// Ends a session, whether or not it still exists.
@@ -175,18 +167,10 @@ impl UserStore {
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error)
-                if matches!(
-                    error.as_service_error(),
-                    Some(DeleteItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(storage_error(error)),
-        }
+        conditional(
+            result,
+            DeleteItemError::is_conditional_check_failed_exception,
+        )
     }
 
     /// Every session of the user that is live at `now`, newest first: one strongly consistent

@@ -22,7 +22,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use base64::Engine as _;
 
 use super::item::{self, ThrottleState};
-use super::storage_error;
+use super::{conditional, storage_error};
 use crate::config::ThrottleSettings;
 use crate::error::ApiError;
 
@@ -133,18 +133,14 @@ impl LoginThrottle {
                 .condition_expression("attribute_not_exists(#pk)")
                 .expression_attribute_names("#pk", item::PARTITION_KEY),
         };
-        match put.send().await {
-            Ok(_) => Ok(Admission { subject }),
-            Err(error)
-                if matches!(
-                    error.as_service_error(),
-                    Some(PutItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                tracing::info!("concurrent sign-in attempt for the same email; refused");
-                Err(ApiError::TooManyAttempts { retry_after: 1 })
-            }
-            Err(error) => Err(storage_error(error)),
+        if conditional(
+            put.send().await,
+            PutItemError::is_conditional_check_failed_exception,
+        )? {
+            Ok(Admission { subject })
+        } else {
+            tracing::info!("concurrent sign-in attempt for the same email; refused");
+            Err(ApiError::TooManyAttempts { retry_after: 1 })
         }
     }
 
