@@ -129,6 +129,12 @@ def bearer_event(
     return payload
 
 
+def bearer_json(method: str, path: str, body: object, **headers: str) -> dict:
+    """A request with a JSON body and the placeholder bearer token."""
+    text = json.dumps(body)
+    return event(method, path, text, {"authorization": f"Bearer {PLACEHOLDER}", **headers})
+
+
 # Placeholders the handler tests replace with real tokens of a real session.
 REFRESH_PLACEHOLDER = "REPLACE_WITH_A_REFRESH_TOKEN_FROM_REGISTER_LOGIN_OR_REFRESH"
 SESSION_ID = "7d444840-9dc0-41f2-a7a2-4b2fc5f8e1a3"
@@ -289,6 +295,34 @@ def all_events() -> dict[str, dict]:
             "end-session/missing-token": bearer_event(
                 "DELETE", f"/sessions/{SESSION_ID}", route="/sessions/{id}"
             ),
+            # PATCH /profile
+            "update-profile/ok": bearer_json("PATCH", "/profile", {"name": "Ada King"}),
+            "update-profile/change-email": bearer_json(
+                "PATCH",
+                "/profile",
+                {"email": "Ada.King@Example.com", "current_password": password},
+            ),
+            "update-profile/clear-name": bearer_json("PATCH", "/profile", {"name": None}),
+            "update-profile/email-without-password": bearer_json(
+                "PATCH", "/profile", {"email": "ada.king@example.com"}
+            ),
+            "update-profile/nothing-to-change": bearer_json("PATCH", "/profile", {}),
+            "update-profile/stale-if-match": bearer_json(
+                "PATCH", "/profile", {"name": "Ada King"}, **{"if-match": '"0"'}
+            ),
+            # PUT /password
+            "change-password/ok": bearer_json(
+                "PUT",
+                "/password",
+                {"current_password": password, "new_password": "a brand new passphrase"},
+            ),
+            "change-password/common-new-password": bearer_json(
+                "PUT", "/password", {"current_password": password, "new_password": "Password1"}
+            ),
+            "change-password/missing-fields": bearer_json("PUT", "/password", {}),
+            # DELETE /profile
+            "delete-account/ok": bearer_json("DELETE", "/profile", {"current_password": password}),
+            "delete-account/missing-password": bearer_json("DELETE", "/profile", {}),
             # DELETE /sessions
             "end-other-sessions/ok": bearer_event("DELETE", "/sessions", PLACEHOLDER),
             "end-other-sessions/missing-token": bearer_event("DELETE", "/sessions"),

@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::password::{MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH};
+use crate::password::{
+    ARGON2_M_COST, ARGON2_P_COST, ARGON2_T_COST, Argon2Settings, MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+};
 
 /// The DynamoDB table holding users and email claims. Required.
 pub const TABLE_NAME: &str = "TABLE_NAME";
@@ -26,6 +29,12 @@ pub const ACCESS_TOKEN_TTL_SECONDS: &str = "ACCESS_TOKEN_TTL_SECONDS";
 pub const PASSWORD_MIN_LENGTH: &str = "PASSWORD_MIN_LENGTH";
 /// Budget for one DynamoDB operation, retries included, in ms. Default 3000, range 100..=20000.
 pub const DYNAMODB_TIMEOUT_MS: &str = "DYNAMODB_TIMEOUT_MS";
+/// Argon2id memory cost of new hashes in KiB. Default 19456 (OWASP), never lower; up to 1048576.
+pub const ARGON2_MEMORY_KIB: &str = "ARGON2_MEMORY_KIB";
+/// Argon2id passes of new hashes. Default 2 (OWASP), never lower; up to 20.
+pub const ARGON2_ITERATIONS: &str = "ARGON2_ITERATIONS";
+/// Argon2id lanes of new hashes. Default 1 (OWASP), never lower; up to 16.
+pub const ARGON2_PARALLELISM: &str = "ARGON2_PARALLELISM";
 /// Seconds a session lives without a refresh. Default 604800 (7 days), range 300..=31536000.
 pub const SESSION_IDLE_TTL_SECONDS: &str = "SESSION_IDLE_TTL_SECONDS";
 /// Seconds a session lives at most after sign-in. Default 2592000 (30 days), range
@@ -71,6 +80,8 @@ pub struct Config {
     pub login_throttle: ThrottleSettings,
     /// See [`SESSION_IDLE_TTL_SECONDS`] and its siblings.
     pub sessions: SessionSettings,
+    /// See [`ARGON2_MEMORY_KIB`] and its siblings.
+    pub argon2: Argon2Settings,
 }
 
 /// Session lifetimes and the refresh-token reuse grace.
@@ -186,6 +197,16 @@ impl Config {
             )?),
             login_throttle: throttle_settings(&get)?,
             sessions: session_settings(&get)?,
+            argon2: Argon2Settings {
+                memory_kib: number(
+                    &get,
+                    ARGON2_MEMORY_KIB,
+                    ARGON2_M_COST,
+                    ARGON2_M_COST..=1_048_576,
+                )?,
+                iterations: number(&get, ARGON2_ITERATIONS, ARGON2_T_COST, ARGON2_T_COST..=20)?,
+                parallelism: number(&get, ARGON2_PARALLELISM, ARGON2_P_COST, ARGON2_P_COST..=16)?,
+            },
         })
     }
 }
@@ -308,6 +329,7 @@ mod tests {
         assert_eq!(config.dynamodb_timeout, Duration::from_millis(3000));
         assert_eq!(config.login_throttle, ThrottleSettings::default());
         assert_eq!(config.sessions, SessionSettings::default());
+        assert_eq!(config.argon2, Argon2Settings::default());
         assert_eq!(config.sessions.idle_ttl, Duration::from_secs(604_800));
         assert_eq!(config.sessions.max_ttl, Duration::from_secs(2_592_000));
         assert_eq!(config.sessions.reuse_grace, Duration::from_secs(10));
@@ -355,6 +377,10 @@ mod tests {
             (SESSION_IDLE_TTL_SECONDS, "299"),
             (SESSION_MAX_TTL_SECONDS, "31536001"),
             (REFRESH_REUSE_GRACE_SECONDS, "301"),
+            // Below OWASP's minimums: refused, not silently raised.
+            (ARGON2_MEMORY_KIB, "19455"),
+            (ARGON2_ITERATIONS, "1"),
+            (ARGON2_PARALLELISM, "0"),
         ] {
             let mut vars = MINIMAL.to_vec();
             vars.push((name, value));

@@ -62,6 +62,10 @@ pub enum ApiError {
     /// 409 `email_taken`: an account with this email (in any letter case) already exists.
     #[error("An account with this email already exists.")]
     EmailTaken,
+    /// 412 `precondition_failed`: `If-Match` names another version of the resource, or it
+    /// changed while the request was being handled; nothing was written.
+    #[error("The resource has changed; fetch it again and retry.")]
+    PreconditionFailed,
     /// 413 `payload_too_large`: the body is over [`crate::http::MAX_BODY_BYTES`].
     #[error("The request body is too large.")]
     PayloadTooLarge,
@@ -102,6 +106,7 @@ impl ApiError {
             Self::SessionNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::EmailTaken => StatusCode::CONFLICT,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -123,6 +128,7 @@ impl ApiError {
             Self::InvalidToken => "invalid_token",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::EmailTaken => "email_taken",
+            Self::PreconditionFailed => "precondition_failed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::TooManyAttempts { .. } => "too_many_attempts",
@@ -222,6 +228,7 @@ mod tests {
                 allow: Method::POST,
             },
             ApiError::EmailTaken,
+            ApiError::PreconditionFailed,
             ApiError::PayloadTooLarge,
             ApiError::UnsupportedMediaType,
             ApiError::TooManyAttempts { retry_after: 4 },

@@ -108,6 +108,50 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body
     response
 }
 
+/// The entity tag of a resource at `version` (the user item's optimistic-locking version): a
+/// strong tag, `"<version>"`.
+pub fn etag(version: u64) -> HeaderValue {
+    HeaderValue::from(version)
+        .to_str()
+        .ok()
+        .and_then(|digits| HeaderValue::from_str(&format!("\"{digits}\"")).ok())
+        .unwrap_or_else(|| HeaderValue::from_static("\"0\""))
+}
+
+/// A JSON response carrying the `ETag` of `version`.
+pub fn json_response_with_etag(
+    status: StatusCode,
+    body: &impl Serialize,
+    version: u64,
+) -> Response<Body> {
+    let mut response = json_response(status, body);
+    response.headers_mut().insert(header::ETAG, etag(version));
+    response
+}
+
+/// Checks `If-Match` (RFC 9110 §13.1.1) against the current `version`: absent or `*` passes;
+/// otherwise one of the listed strong tags must be the current one (weak tags never match).
+/// A mismatch is [`ApiError::PreconditionFailed`], before anything is written.
+pub fn check_if_match(request: &Request, version: u64) -> Result<(), ApiError> {
+    let values: Vec<&HeaderValue> = request.headers().get_all(header::IF_MATCH).iter().collect();
+    if values.is_empty() {
+        return Ok(());
+    }
+    let current = etag(version);
+    let matches = values.iter().any(|value| {
+        value.to_str().is_ok_and(|list| {
+            list.split(',')
+                .map(str::trim)
+                .any(|tag| tag == "*" || tag.as_bytes() == current.as_bytes())
+        })
+    });
+    if matches {
+        Ok(())
+    } else {
+        Err(ApiError::PreconditionFailed)
+    }
+}
+
 /// `204 No Content`, with the headers every response of this API carries.
 pub fn no_content() -> Response<Body> {
     let mut response = Response::new(Body::Empty);
@@ -239,6 +283,27 @@ impl JsonFields {
             Some(raw) if raw.get() == "null" => Some(None),
             Some(raw) => self.string(name, Some(&raw), parse).map(Some),
         }
+    }
+
+    /// A string field of a partial update, where absent and `null` differ: `Some(None)` absent
+    /// (leave it), `Some(Some(None))` `null` (clear it), `Some(Some(Some(value)))` set it.
+    pub fn nullable<T, E: Display>(
+        &mut self,
+        name: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<Option<Option<T>>> {
+        match self.fields.remove(name) {
+            None => Some(None),
+            Some(raw) if raw.get() == "null" => Some(Some(None)),
+            Some(raw) => self
+                .string(name, Some(&raw), parse)
+                .map(|value| Some(Some(value))),
+        }
+    }
+
+    /// Records a problem found across fields (e.g. one field required by another).
+    pub fn refuse<T>(&mut self, name: &'static str, problem: impl Display) -> Option<T> {
+        self.reject(name, problem)
     }
 
     fn string<T, E: Display>(
@@ -487,6 +552,29 @@ mod tests {
             !body.contains("hunter2") && !body.contains("987654321"),
             "{body}"
         );
+    }
+
+    #[test]
+    fn if_match_compares_strong_tags_and_accepts_star_or_absence() {
+        let with = |value: Option<&'static str>| {
+            let mut request = json("{}");
+            if let Some(value) = value {
+                request
+                    .headers_mut()
+                    .insert(header::IF_MATCH, HeaderValue::from_static(value));
+            }
+            check_if_match(&request, 7)
+        };
+        assert_eq!(etag(7), "\"7\"");
+        for passing in [None, Some("\"7\""), Some("*"), Some("\"3\", \"7\"")] {
+            assert!(with(passing).is_ok(), "{passing:?}");
+        }
+        for failing in [Some("\"6\""), Some("W/\"7\""), Some("7"), Some("")] {
+            assert!(
+                matches!(with(failing), Err(ApiError::PreconditionFailed)),
+                "{failing:?}"
+            );
+        }
     }
 
     #[test]

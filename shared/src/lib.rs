@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod credentials;
 pub mod email;
 pub mod error;
 pub mod http;

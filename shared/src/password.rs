@@ -43,6 +43,12 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$Qttm+d4CCkBcHE7Ms4rr7w$
 pub struct Password(SecretString);
 
 impl Password {
+    /// A password that already is the account's (it just verified): rehashing it needs no
+    /// policy check.
+    pub(crate) fn verified(password: SecretString) -> Self {
+        Self(password)
+    }
+
     /// The password itself; for hashing only.
     pub fn expose(&self) -> &str {
         self.0.expose_secret()
@@ -165,48 +171,148 @@ fn is_common(lower: &str) -> bool {
     false
 }
 
-fn argon2() -> Argon2<'static> {
-    #[allow(clippy::expect_used)] // constant, valid parameters; a unit test builds them
-    let params = Params::new(ARGON2_M_COST, ARGON2_T_COST, ARGON2_P_COST, None)
-        .expect("argon2 parameters are valid");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+/// The argon2id cost parameters new hashes use (configuration, never below the OWASP values
+/// [`ARGON2_M_COST`], [`ARGON2_T_COST`], [`ARGON2_P_COST`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Settings {
+    /// Memory in KiB.
+    pub memory_kib: u32,
+    /// Passes.
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
 }
 
-/// Hashes a new password with a fresh random salt, on the blocking pool.
-#[tracing::instrument(skip_all)]
-pub async fn hash(password: Password) -> Result<PasswordHashString, ApiError> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        argon2()
-            .hash_password(password.expose().as_bytes(), &salt)
-            .map(|hash| PasswordHashString(hash.to_string()))
-            .map_err(|error| ApiError::internal(format!("argon2 hashing failed: {error}")))
-    })
-    .await
-    .map_err(ApiError::internal)?
+impl Default for Argon2Settings {
+    fn default() -> Self {
+        Self {
+            memory_kib: ARGON2_M_COST,
+            iterations: ARGON2_T_COST,
+            parallelism: ARGON2_P_COST,
+        }
+    }
 }
 
-/// Verifies `candidate` against `stored`, on the blocking pool.
-///
-/// With no stored hash (unknown account) it verifies against [`DUMMY_HASH`] and answers `false`,
-/// spending the same time as a real mismatch.
-#[tracing::instrument(skip_all)]
-pub async fn verify(
-    candidate: SecretString,
-    stored: Option<PasswordHashString>,
-) -> Result<bool, ApiError> {
-    tokio::task::spawn_blocking(move || {
-        let known = stored.is_some();
-        let phc = stored.map_or_else(|| DUMMY_HASH.to_owned(), |hash| hash.0);
-        let parsed = PasswordHash::new(&phc)
-            .map_err(|error| ApiError::internal(format!("stored hash is not PHC: {error}")))?;
-        let matches = argon2()
-            .verify_password(candidate.expose_secret().as_bytes(), &parsed)
-            .is_ok();
-        Ok(known && matches)
-    })
-    .await
-    .map_err(ApiError::internal)?
+/// What a verification found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verification {
+    /// The password is the account's.
+    pub matches: bool,
+    /// The stored hash was made with weaker parameters than the configured ones: rehash it now
+    /// that the password is at hand.
+    pub needs_rehash: bool,
+}
+
+/// Hashes and verifies passwords with the configured argon2id parameters. Built once per cold
+/// start.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    argon2: Argon2<'static>,
+    settings: Argon2Settings,
+    dummy: String,
+}
+
+impl fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordHasher")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PasswordHasher {
+    /// A hasher for `settings` (already checked by [`crate::config::Config`]). With parameters
+    /// other than the defaults it hashes one random password now, so that unknown accounts are
+    /// verified against a hash that costs what a real one costs.
+    pub fn new(settings: Argon2Settings) -> Result<Self, argon2::Error> {
+        let params = Params::new(
+            settings.memory_kib,
+            settings.iterations,
+            settings.parallelism,
+            None,
+        )?;
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let dummy = if settings == Argon2Settings::default() {
+            DUMMY_HASH.to_owned()
+        } else {
+            let salt = SaltString::generate(&mut OsRng);
+            let random = uuid::Uuid::new_v4().to_string();
+            argon2
+                .hash_password(random.as_bytes(), &salt)
+                .map_err(|_| argon2::Error::OutputTooShort)?
+                .to_string()
+        };
+        Ok(Self {
+            argon2,
+            settings,
+            dummy,
+        })
+    }
+
+    /// The configured parameters.
+    pub fn settings(&self) -> Argon2Settings {
+        self.settings
+    }
+
+    /// Hashes a new password with a fresh random salt, on the blocking pool.
+    #[tracing::instrument(skip_all)]
+    pub async fn hash(&self, password: Password) -> Result<PasswordHashString, ApiError> {
+        let argon2 = self.argon2.clone();
+        tokio::task::spawn_blocking(move || {
+            let salt = SaltString::generate(&mut OsRng);
+            argon2
+                .hash_password(password.expose().as_bytes(), &salt)
+                .map(|hash| PasswordHashString(hash.to_string()))
+                .map_err(|error| ApiError::internal(format!("argon2 hashing failed: {error}")))
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+
+    /// Verifies `candidate` against `stored`, on the blocking pool.
+    ///
+    /// With no stored hash (unknown account) it verifies against a dummy hash with the
+    /// configured parameters and answers no match, spending the same time as a real mismatch.
+    #[tracing::instrument(skip_all)]
+    pub async fn verify(
+        &self,
+        candidate: SecretString,
+        stored: Option<PasswordHashString>,
+    ) -> Result<Verification, ApiError> {
+        let argon2 = self.argon2.clone();
+        let settings = self.settings;
+        let dummy = self.dummy.clone();
+        tokio::task::spawn_blocking(move || {
+            let known = stored.is_some();
+            let phc = stored.map_or(dummy, |hash| hash.0);
+            let parsed = PasswordHash::new(&phc)
+                .map_err(|error| ApiError::internal(format!("stored hash is not PHC: {error}")))?;
+            // The stored hash's own parameters are used; the configured ones only judge them.
+            let matches = argon2
+                .verify_password(candidate.expose_secret().as_bytes(), &parsed)
+                .is_ok();
+            Ok(Verification {
+                matches: known && matches,
+                needs_rehash: known && matches && weaker_than(&parsed, settings),
+            })
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+}
+
+/// Whether a stored hash is not argon2id or uses less memory, fewer passes or fewer lanes than
+/// `settings`.
+fn weaker_than(hash: &PasswordHash<'_>, settings: Argon2Settings) -> bool {
+    match Params::try_from(hash) {
+        Ok(params) => {
+            hash.algorithm.as_str() != "argon2id"
+                || params.m_cost() < settings.memory_kib
+                || params.t_cost() < settings.iterations
+                || params.p_cost() < settings.parallelism
+        }
+        Err(_) => true,
+    }
 }
 
 #[cfg(test)]
@@ -325,10 +431,15 @@ mod tests {
         );
     }
 
+    fn hasher() -> PasswordHasher {
+        PasswordHasher::new(Argon2Settings::default()).expect("valid parameters")
+    }
+
     #[tokio::test]
     async fn hash_then_verify_round_trips_and_rejects_other_passwords() {
         let password = parse("correct horse battery").expect("valid");
-        let stored = hash(password).await.expect("hashed");
+        let hasher = hasher();
+        let stored = hasher.hash(password).await.expect("hashed");
         assert!(
             stored
                 .as_str()
@@ -336,13 +447,91 @@ mod tests {
         );
         let right = SecretString::from("correct horse battery");
         let wrong = SecretString::from("Correct horse battery");
-        assert!(verify(right, Some(stored.clone())).await.expect("verified"));
-        assert!(!verify(wrong, Some(stored)).await.expect("verified"));
+        let right = hasher
+            .verify(right, Some(stored.clone()))
+            .await
+            .expect("verified");
+        assert_eq!(
+            right,
+            Verification {
+                matches: true,
+                needs_rehash: false
+            }
+        );
+        assert!(
+            !hasher
+                .verify(wrong, Some(stored))
+                .await
+                .expect("verified")
+                .matches
+        );
     }
 
     #[tokio::test]
     async fn unknown_accounts_never_verify_not_even_with_a_guess() {
         let guess = SecretString::from("anything at all");
-        assert!(!verify(guess, None).await.expect("verified"));
+        let found = hasher().verify(guess, None).await.expect("verified");
+        assert_eq!(
+            found,
+            Verification {
+                matches: false,
+                needs_rehash: false
+            }
+        );
+    }
+
+    /// Raising the parameters is a configuration change: hashes made with the old ones are
+    /// flagged at the next successful verification, and the dummy follows the new cost.
+    #[tokio::test]
+    async fn weaker_stored_hashes_are_flagged_for_rehash() {
+        let old = hasher();
+        let stored = old
+            .hash(parse("correct horse battery").expect("valid"))
+            .await
+            .expect("hashed");
+        let stronger = PasswordHasher::new(Argon2Settings {
+            memory_kib: ARGON2_M_COST * 2,
+            iterations: 3,
+            parallelism: 1,
+        })
+        .expect("valid");
+        let right = SecretString::from("correct horse battery");
+        let found = stronger
+            .verify(right, Some(stored))
+            .await
+            .expect("verified");
+        assert_eq!(
+            found,
+            Verification {
+                matches: true,
+                needs_rehash: true
+            }
+        );
+        let rehashed = stronger
+            .hash(parse("correct horse battery").expect("valid"))
+            .await
+            .expect("hashed");
+        assert!(
+            rehashed
+                .as_str()
+                .starts_with("$argon2id$v=19$m=38912,t=3,p=1$")
+        );
+        assert!(
+            stronger
+                .dummy
+                .starts_with("$argon2id$v=19$m=38912,t=3,p=1$")
+        );
+        let wrong = SecretString::from("Correct horse battery");
+        let found = stronger
+            .verify(wrong, Some(rehashed))
+            .await
+            .expect("verified");
+        assert_eq!(
+            found,
+            Verification {
+                matches: false,
+                needs_rehash: false
+            }
+        );
     }
 }

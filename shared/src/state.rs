@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use crate::config::{
     Config, ConfigError, KeySource, TOKEN_SIGNING_KEY, TOKEN_SIGNING_KEY_SECRET_ARN,
 };
-use crate::password::PasswordPolicy;
+use crate::password::{PasswordHasher, PasswordPolicy};
 use crate::session::RefreshTokens;
 use crate::store::{LoginThrottle, UserStore};
 use crate::token::{KeyTooShort, SigningKey, TokenService, TokenSettings};
@@ -29,6 +29,8 @@ pub struct AppState {
     pub tokens: TokenService,
     /// Rules for new passwords.
     pub password_policy: PasswordPolicy,
+    /// argon2id hashing and verification with the configured parameters.
+    pub passwords: PasswordHasher,
 }
 
 /// Why a function refused to start. Each message names the variable to fix.
@@ -109,6 +111,12 @@ impl AppState {
             users: UserStore::new(dynamodb, config.table_name),
             tokens,
             password_policy: PasswordPolicy::new(config.password_min_length),
+            passwords: PasswordHasher::new(config.argon2).map_err(|error| {
+                StartupError::Config(ConfigError::Invalid {
+                    name: crate::config::ARGON2_MEMORY_KIB,
+                    reason: format!("argon2 refuses these parameters: {error}"),
+                })
+            })?,
         })
     }
 }

@@ -212,7 +212,7 @@ pub async fn create_user(state: &AppState, email: &str, password: &str) -> crate
         .password_policy
         .parse(password, Some(&email))
         .expect("valid password");
-    let hash = crate::password::hash(password).await.expect("hashed");
+    let hash = state.passwords.hash(password).await.expect("hashed");
     let user = crate::user::User::new(email, None);
     let session = crate::session::Session::start(
         user.id,
@@ -241,6 +241,21 @@ pub async fn auth_status(state: &AppState, authorization: &str) -> StatusCode {
         Ok(_) => StatusCode::OK,
         Err(error) => error.status(),
     }
+}
+
+/// The stored password hash and version of the account at `email`.
+pub async fn stored_hash(state: &AppState, email: &str) -> (String, u64) {
+    let email = crate::email::Email::parse(email).expect("valid");
+    let stored = state
+        .users
+        .find_by_email(&email)
+        .await
+        .expect("read")
+        .expect("stored");
+    (
+        stored.password_hash.as_str().to_owned(),
+        stored.user.version,
+    )
 }
 
 /// A new live session for `user`, as a sign-in would start it, with its tokens.

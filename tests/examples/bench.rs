@@ -146,6 +146,73 @@ async fn sessions(state: &AppState) {
     row("POST /logout (bearer)", &logouts);
 }
 
+/// The account-management routes.
+async fn account(state: &AppState) {
+    let user = create_user(state, &unique_email("bench-account"), PASSWORD).await;
+    let bearer = sign_in(state, &user).await.bearer;
+    let mut flip = false;
+    let renamed = measure_handler(state, 100, update_profile::handler, 200, || {
+        flip = !flip;
+        let name = if flip { "Ada" } else { "Ada King" };
+        with_header(
+            with_json_body(event("update-profile/ok"), &json!({"name": name})),
+            "authorization",
+            &bearer,
+        )
+    })
+    .await;
+    row("PATCH /profile (name)", &renamed);
+
+    let moved = measure_handler(state, 30, update_profile::handler, 200, || {
+        let body = json!({"email": unique_email("bench-moved"), "current_password": PASSWORD});
+        with_header(
+            with_json_body(event("update-profile/change-email"), &body),
+            "authorization",
+            &bearer,
+        )
+    })
+    .await;
+    row("PATCH /profile (email, re-authenticated)", &moved);
+
+    let fresh = |route: &'static str, body: Value| {
+        move |_| {
+            let body = body.clone();
+            async move {
+                let user = create_user(state, &unique_email("bench-fresh"), PASSWORD).await;
+                let me = sign_in(state, &user).await;
+                sign_in(state, &user).await; // one other session to end
+                with_header(
+                    with_json_body(event(route), &body),
+                    "authorization",
+                    &me.bearer,
+                )
+            }
+        }
+    };
+    let changed = measure_prepared(
+        state,
+        30,
+        change_password::handler,
+        204,
+        fresh(
+            "change-password/ok",
+            json!({"current_password": PASSWORD, "new_password": "a brand new passphrase"}),
+        ),
+    )
+    .await;
+    row("PUT /password (1 other session)", &changed);
+
+    let deleted = measure_prepared(
+        state,
+        30,
+        delete_account::handler,
+        204,
+        fresh("delete-account/ok", json!({"current_password": PASSWORD})),
+    )
+    .await;
+    row("DELETE /profile (2 sessions)", &deleted);
+}
+
 /// Login timing must not tell whether an account exists: `pairs` interleaved failed sign-ins,
 /// one for an unknown email and one with a wrong password (each pair in alternating order), and
 /// the distribution of the per-pair ratio unknown / wrong.
@@ -221,7 +288,7 @@ async fn main() {
 
     let hashes = measure(20, || async {
         let password = state.password_policy.parse(PASSWORD, None).expect("valid");
-        shared::password::hash(password).await.expect("hash");
+        state.passwords.hash(password).await.expect("hash");
     })
     .await;
     row("argon2id hash (m=19456, t=2, p=1)", &hashes);
@@ -262,6 +329,7 @@ async fn main() {
     );
 
     sessions(&state).await;
+    account(&state).await;
 
     enumeration_timing(120).await;
 }

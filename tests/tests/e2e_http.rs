@@ -9,6 +9,7 @@ use ureq::Agent;
 struct Reply {
     status: u16,
     www_authenticate: Option<String>,
+    etag: Option<String>,
     raw: String,
     json: Value,
 }
@@ -34,10 +35,16 @@ fn reply(result: Result<lambda_http::http::Response<ureq::Body>, ureq::Error>) -
         .get("www-authenticate")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let raw = response.body_mut().read_to_string().expect("a text body");
+    let etag = response
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let raw = response.body_mut().read_to_string().unwrap_or_default();
     Reply {
         status: response.status().as_u16(),
         www_authenticate,
+        etag,
         json: serde_json::from_str(&raw).unwrap_or(Value::Null),
         raw,
     }
@@ -552,4 +559,132 @@ fn decode_base64url(text: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A request with a bearer token, a JSON body and extra headers, for any method.
+fn send_json(
+    method: &str,
+    path: &str,
+    bearer: &str,
+    body: &Value,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let url = format!("{}{path}", base_url());
+    let agent = agent();
+    let builder = match method {
+        "PATCH" => agent.patch(&url),
+        "PUT" => agent.put(&url),
+        "POST" => agent.post(&url),
+        "DELETE" => agent.delete(&url).force_send_body(),
+        other => panic!("no body for {other}"),
+    };
+    let mut builder = builder
+        .header("authorization", bearer)
+        .header("content-type", "application/json");
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    reply(builder.send(body.to_string()))
+}
+
+/// Account management over HTTP: the ETag and If-Match, a name change, an email change with
+/// re-authentication, a password change that ends the other sessions, and deletion, after which
+/// the address can be registered again.
+#[test]
+fn account_management_end_to_end() {
+    let email = unique_email("e2e-account");
+    let registered = post_json("/register", &json!({"email": email, "password": PASSWORD}));
+    assert_eq!(registered.status, 201, "{}", registered.raw);
+    let me = bearer_of(&registered);
+    let other_device = bearer_of(&post_json(
+        "/login",
+        &json!({"email": email, "password": PASSWORD}),
+    ));
+
+    let profile = get_profile(Some(&me));
+    let etag = profile.etag.clone().expect("an ETag");
+    let renamed = send_json(
+        "PATCH",
+        "/profile",
+        &me,
+        &json!({"name": "Ada"}),
+        &[("if-match", &etag)],
+    );
+    assert_eq!(renamed.status, 200, "{}", renamed.raw);
+    assert_eq!(renamed.json["name"], "Ada");
+    assert_ne!(renamed.etag.as_deref(), Some(etag.as_str()));
+    let stale = send_json(
+        "PATCH",
+        "/profile",
+        &me,
+        &json!({"name": "Eve"}),
+        &[("if-match", &etag)],
+    );
+    assert_eq!(
+        (stale.status, &stale.json["error"]["code"]),
+        (412, &json!("precondition_failed"))
+    );
+    assert_eq!(
+        get_profile(Some(&me)).json["name"],
+        "Ada",
+        "nothing written"
+    );
+
+    let moved = unique_email("e2e-account-moved");
+    let wrong = send_json(
+        "PATCH",
+        "/profile",
+        &me,
+        &json!({"email": moved, "current_password": "not the password"}),
+        &[],
+    );
+    assert_eq!(wrong.status, 401);
+    let changed = send_json(
+        "PATCH",
+        "/profile",
+        &me,
+        &json!({"email": moved, "current_password": PASSWORD}),
+        &[],
+    );
+    assert_eq!(changed.status, 200, "{}", changed.raw);
+    assert_eq!(changed.json["email"], moved);
+    assert_eq!(
+        post_json("/login", &json!({"email": email, "password": PASSWORD})).status,
+        401
+    );
+
+    let new_password = "a brand new passphrase";
+    let password = send_json(
+        "PUT",
+        "/password",
+        &me,
+        &json!({"current_password": PASSWORD, "new_password": new_password}),
+        &[],
+    );
+    assert_eq!(password.status, 204, "{}", password.raw);
+    assert_eq!(
+        get_profile(Some(&other_device)).status,
+        401,
+        "other sessions end"
+    );
+    assert_eq!(get_profile(Some(&me)).status, 200, "this one goes on");
+    assert_eq!(
+        post_json("/login", &json!({"email": moved, "password": new_password})).status,
+        200
+    );
+
+    let deleted = send_json(
+        "DELETE",
+        "/profile",
+        &me,
+        &json!({"current_password": new_password}),
+        &[],
+    );
+    assert_eq!(deleted.status, 204, "{}", deleted.raw);
+    assert_eq!(get_profile(Some(&me)).status, 401);
+    assert_eq!(
+        post_json("/register", &json!({"email": moved, "password": PASSWORD})).status,
+        201,
+        "the address is free at once"
+    );
 }

@@ -50,6 +50,9 @@ async fn no_password_hash_token_or_key_is_ever_logged() {
         crate_of(&list_sessions::handler),
         crate_of(&end_session::handler),
         crate_of(&end_other_sessions::handler),
+        crate_of(&update_profile::handler),
+        crate_of(&change_password::handler),
+        crate_of(&delete_account::handler),
     ];
     let subscriber =
         shared::telemetry::subscriber(logs.clone(), "trace".parse().expect("filter"), &functions);
@@ -78,6 +81,9 @@ async fn no_password_hash_token_or_key_is_ever_logged() {
                 "GET /sessions" => list_sessions::handler(state, event).await,
                 "DELETE /sessions/{id}" => end_session::handler(state, event).await,
                 "DELETE /sessions" => end_other_sessions::handler(state, event).await,
+                "PATCH /profile" => update_profile::handler(state, event).await,
+                "PUT /password" => change_password::handler(state, event).await,
+                "DELETE /profile" => delete_account::handler(state, event).await,
                 other => panic!("no handler for {other}"),
             };
             parts(response)
@@ -173,6 +179,54 @@ async fn no_password_hash_token_or_key_is_ever_logged() {
     let (status, _, _) = call(with_header(event("logout/ok"), "authorization", &bearer)).await;
     assert_eq!(status, 204);
 
+    // Account management on a second account: email change, password change (a wrong current
+    // one first), deletion. Old and new passwords and both hashes must stay out of the logs.
+    let second_email = unique_email("logs-account");
+    let old_password = "Old-secret-passphrase-42";
+    let new_password = "New-secret-passphrase-43";
+    let (status, _, second) = call(with_json_body(
+        event("register/ok"),
+        &json!({"email": second_email, "password": old_password}),
+    ))
+    .await;
+    assert_eq!(status, 201);
+    let second_bearer = format!("Bearer {}", second["access_token"].as_str().expect("token"));
+    let old_hash = shared::testing::stored_hash(&state, &second_email).await.0;
+    let moved_email = unique_email("logs-moved");
+    let (status, _, _) = call(with_header(
+        with_json_body(
+            event("update-profile/change-email"),
+            &json!({"email": moved_email, "current_password": old_password}),
+        ),
+        "authorization",
+        &second_bearer,
+    ))
+    .await;
+    assert_eq!(status, 200);
+    let change = |current: &str| {
+        with_header(
+            with_json_body(
+                event("change-password/ok"),
+                &json!({"current_password": current, "new_password": new_password}),
+            ),
+            "authorization",
+            &second_bearer,
+        )
+    };
+    assert_eq!(call(change("wrong-current-secret-99")).await.0, 401);
+    assert_eq!(call(change(old_password)).await.0, 204);
+    let new_hash = shared::testing::stored_hash(&state, &moved_email).await.0;
+    let (status, _, _) = call(with_header(
+        with_json_body(
+            event("delete-account/ok"),
+            &json!({"current_password": new_password}),
+        ),
+        "authorization",
+        &second_bearer,
+    ))
+    .await;
+    assert_eq!(status, 204);
+
     let stored = state
         .users
         .find_by_email(&shared::email::Email::parse(&email).expect("valid"))
@@ -192,7 +246,7 @@ async fn no_password_hash_token_or_key_is_ever_logged() {
         .iter()
         .filter(|l| l["message"] == "request completed")
         .count();
-    assert_eq!(completed, 19, "{logs}");
+    assert_eq!(completed, 24, "{logs}");
 
     let secrets = [
         ("password", password.to_owned()),
@@ -220,6 +274,14 @@ async fn no_password_hash_token_or_key_is_ever_logged() {
         ),
         ("rejected token", bad_token),
         ("common password", "Password123".to_owned()),
+        ("old password", old_password.to_owned()),
+        ("new password", new_password.to_owned()),
+        (
+            "wrong current password",
+            "wrong-current-secret-99".to_owned(),
+        ),
+        ("old hash", old_hash),
+        ("new hash", new_hash),
         ("refresh token", first_refresh.clone()),
         ("rotated refresh token", rotated_refresh.clone()),
         (

@@ -1,10 +1,10 @@
 //! `POST /login`: exchanges email and password for a new session: an access token and a refresh
 //! token.
 //!
-//! Unknown email and wrong password are indistinguishable: the same 401 body, the same DynamoDB
-//! work (see `UserStore::find_by_email`) and the same argon2 work (an unknown email is verified
-//! against a dummy hash). Repeated failures for one email are throttled (`LoginThrottle`), known
-//! or not.
+//! The check itself is `shared::credentials::verify_credentials`: unknown email and wrong
+//! password are indistinguishable (the same 401 body, the same DynamoDB work, the same argon2
+//! work), repeated failures for one email are throttled, known or not, and a hash made with
+//! weaker argon2 parameters than the configured ones is replaced.
 
 use std::convert::Infallible;
 
@@ -12,9 +12,9 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use secrecy::SecretString;
 use shared::auth::signed_in;
+use shared::credentials::verify_credentials;
 use shared::email::Email;
 use shared::http::{client_info, parse_json_body};
-use shared::password;
 use shared::runtime::{Event, EventResponse, respond};
 use shared::session::Session;
 use shared::{ApiError, AppState};
@@ -36,38 +36,16 @@ async fn login(state: &AppState, request: Request) -> Result<Response<Body>, Api
         Some((email?, password?))
     })?;
 
+    // An address that does not parse has no account, but is throttled like one.
     let email = Email::parse(&email).map_err(|_| email.trim().to_lowercase());
-    // Throttled by the normalised email (or, when it does not parse, by what was typed), known
-    // or not; the throttle and the account lookup run side by side, and both come before any
-    // argon2 work.
-    let subject = match &email {
-        Ok(email) => email.as_str(),
-        Err(typed) => typed.as_str(),
-    };
-    let lookup = async {
-        match &email {
-            Ok(email) => state.users.find_by_email(email).await,
-            Err(_) => Ok(None),
-        }
-    };
-    let (admission, stored) = tokio::join!(state.login_throttle.admit(subject), lookup);
-    let admission = admission?;
-    let (user, hash) = match stored? {
-        Some(stored) => (Some(stored.user), Some(stored.password_hash)),
-        None => (None, None),
-    };
-    // Always one argon2 verification, whether or not the account exists.
-    let verified = password::verify(password, hash).await?;
-    let Some(user) = user.filter(|_| verified) else {
-        return Err(ApiError::InvalidCredentials);
-    };
+    let verified = verify_credentials(state, email, password).await?;
+    let user = verified.upgrade_hash(state).await.user;
     let session = Session::start(
         user.id,
         client_info(&request),
         state.refresh_tokens.settings(),
     );
     state.users.start_session(&session).await?;
-    state.login_throttle.succeeded(admission).await;
     tracing::info!(user_id = %user.id, "signed in");
     signed_in(state, StatusCode::OK, &user, &session)
 }

@@ -10,7 +10,7 @@ use shared::runtime::EventResponse;
 use shared::testing::{
     DynamoCall, assert_service_unavailable, create_user, event, events_named, lambda_event,
     outage_endpoints, parts, recording_state, replace_in_body, state, state_with,
-    state_with_dynamodb_at, unique_email,
+    state_with_dynamodb_at, stored_hash, unique_email,
 };
 use tokio::task::JoinSet;
 
@@ -346,4 +346,32 @@ async fn database_outages_and_throttling_become_a_clean_503() {
             started.elapsed()
         );
     }
+}
+
+/// Raising the argon2 parameters is a configuration change: a hash made with the old ones is
+/// replaced at the next successful login (conditional on the version read), and the account
+/// keeps working.
+#[tokio::test]
+async fn a_login_upgrades_a_hash_made_with_weaker_parameters() {
+    let old = state().await;
+    let email = unique_email("login-rehash");
+    let user = create_user(&old, &email, PASSWORD).await;
+    let stronger = state_with(&[("ARGON2_MEMORY_KIB", "38912"), ("ARGON2_ITERATIONS", "3")]).await;
+    let (before, version) = stored_hash(&stronger, &email).await;
+    assert!(before.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+
+    let (status, _, body) = login(&stronger, &ok_event(&email)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (after, new_version) = stored_hash(&stronger, &email).await;
+    assert!(
+        after.starts_with("$argon2id$v=19$m=38912,t=3,p=1$"),
+        "{after:.30}"
+    );
+    assert_eq!(new_version, version + 1);
+    assert_eq!(user.version, version);
+    // Both configurations still verify it; nothing is rehashed twice.
+    assert_eq!(login(&stronger, &ok_event(&email)).await.0, StatusCode::OK);
+    assert_eq!(stored_hash(&stronger, &email).await.0, after);
+    assert_eq!(login(&old, &ok_event(&email)).await.0, StatusCode::OK);
 }

@@ -1,9 +1,9 @@
-//! `GET /profile`: the signed-in user.
+//! `GET /profile`: the signed-in user, with an `ETag` for `PATCH /profile`'s `If-Match`.
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use shared::auth::authenticate;
-use shared::http::json_response;
+use shared::http::json_response_with_etag;
 use shared::runtime::{Event, EventResponse, respond};
 use shared::{ApiError, AppState};
 
@@ -15,5 +15,6 @@ pub async fn handler(state: &AppState, event: Event) -> EventResponse {
 
 async fn profile(state: &AppState, request: Request) -> Result<Response<Body>, ApiError> {
     let authenticated = authenticate(state, &request).await?;
-    Ok(json_response(StatusCode::OK, &authenticated.user))
+    let user = &authenticated.user;
+    Ok(json_response_with_etag(StatusCode::OK, user, user.version))
 }

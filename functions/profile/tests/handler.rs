@@ -26,6 +26,10 @@ async fn a_valid_token_returns_the_signed_in_user() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(headers[header::CACHE_CONTROL], "no-store");
     assert_eq!(
+        headers[header::ETAG],
+        format!("\"{}\"", user.version).as_str()
+    );
+    assert_eq!(
         body,
         json!({"id": user.id.to_string(), "email": email, "name": null,
                "created_at": user.created_at})

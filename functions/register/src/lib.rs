@@ -5,7 +5,7 @@ use lambda_http::{Body, Request, Response};
 use shared::auth::signed_in;
 use shared::email::Email;
 use shared::http::{client_info, parse_json_body};
-use shared::password::{self, Password};
+use shared::password::Password;
 use shared::runtime::{Event, EventResponse, respond};
 use shared::session::Session;
 use shared::user::{DisplayName, User};
@@ -38,7 +38,7 @@ async fn register(state: &AppState, request: Request) -> Result<Response<Body>, 
         })
     })?;
 
-    let hash = password::hash(input.password).await?;
+    let hash = state.passwords.hash(input.password).await?;
     let user = User::new(input.email, input.name);
     let session = Session::start(
         user.id,

@@ -13,6 +13,7 @@
 //! carries `version` for optimistic locking; the table's TTL attribute (`expires_at`) is reserved
 //! for session items.
 
+mod account;
 mod item;
 mod sessions;
 mod throttle;
@@ -101,34 +102,47 @@ impl UserStore {
         let claim_put = put(item::email_claim_item(user))?;
         let session_put = put(item::session_item(session))?;
 
+        // Reasons come in request order: [user, email claim, session].
+        self.transact(vec![user_put, claim_put, session_put], |reasons| {
+            (reasons.get(1).map(String::as_str) == Some("ConditionalCheckFailed"))
+                .then_some(ApiError::EmailTaken)
+        })
+        .await
+    }
+
+    /// Runs one `TransactWriteItems`. A cancellation is mapped by `cancelled` from its reason
+    /// codes (in request order) when it recognises them; a conflict with a concurrent
+    /// transaction is retried with jitter, then answered 503; anything else is a storage error.
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+        cancelled: impl Fn(&[String]) -> Option<ApiError>,
+    ) -> Result<(), ApiError> {
         for attempt in 1..=TRANSACTION_ATTEMPTS {
             let result = self
                 .client
                 .transact_write_items()
-                .transact_items(user_put.clone())
-                .transact_items(claim_put.clone())
-                .transact_items(session_put.clone())
+                .set_transact_items(Some(items.clone()))
                 .send()
                 .await;
             let Err(error) = result else {
                 return Ok(());
             };
-            match cancellation(&error).as_deref() {
-                // Reasons come in request order: [user, email claim, session].
-                Some([_, claim, _]) if claim == "ConditionalCheckFailed" => {
-                    return Err(ApiError::EmailTaken);
-                }
+            match cancellation(&error) {
                 Some(reasons) if reasons.iter().any(|r| r == "TransactionConflict") => {
-                    tracing::info!(attempt, "registration transaction conflicted; retrying");
+                    tracing::info!(attempt, "transaction conflicted; retrying");
                     if attempt < TRANSACTION_ATTEMPTS {
                         tokio::time::sleep(jitter(attempt)).await;
                     }
                 }
-                _ => return Err(storage_error(error)),
+                Some(reasons) => {
+                    return Err(cancelled(&reasons).unwrap_or_else(|| storage_error(error)));
+                }
+                None => return Err(storage_error(error)),
             }
         }
         Err(ApiError::Unavailable(
-            "registration kept conflicting with concurrent transactions".into(),
+            "a transaction kept conflicting with concurrent ones".into(),
         ))
     }
 

@@ -225,19 +225,30 @@ impl UserStore {
         Ok(sessions)
     }
 
-    /// Ends every session of the user but `keep`, in batches of 25 deletes; returns how many.
-    #[tracing::instrument(skip_all, fields(user_id = %user_id))]
+    /// Ends every session of the user but `keep`, in batches of 25 deletes; returns how many
+    /// live ones it ended.
     pub async fn end_sessions_except(
         &self,
         user_id: &UserId,
         keep: &SessionId,
         now: u64,
     ) -> Result<usize, ApiError> {
+        self.end_sessions(user_id, Some(keep), now).await
+    }
+
+    /// Ends every session of the user (but `keep`, if given), in batches of 25 deletes.
+    #[tracing::instrument(skip_all, fields(user_id = %user_id))]
+    pub async fn end_sessions(
+        &self,
+        user_id: &UserId,
+        keep: Option<&SessionId>,
+        now: u64,
+    ) -> Result<usize, ApiError> {
         // Expired ones are deleted too: they are dead already, and TTL may lag.
         let all = self.sessions(user_id, 0).await?;
         let doomed: Vec<WriteRequest> = all
             .iter()
-            .filter(|session| session.id != *keep)
+            .filter(|session| Some(&session.id) != keep)
             .map(|session| {
                 DeleteRequest::builder()
                     .set_key(Some(item::session_key(user_id, &session.id)))
@@ -248,7 +259,7 @@ impl UserStore {
             .collect::<Result<_, _>>()?;
         let count = all
             .iter()
-            .filter(|s| s.id != *keep && s.is_live(now))
+            .filter(|s| Some(&s.id) != keep && s.is_live(now))
             .count();
         for chunk in doomed.chunks(BATCH_WRITE_LIMIT) {
             let mut pending = chunk.to_vec();

@@ -1,0 +1,55 @@
+//! `PUT /password`: replaces the password, checked and hashed as sign-in and registration do it,
+//! and ends every other session of the user at once (the calling one continues).
+
+use std::convert::Infallible;
+
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, Response};
+use secrecy::SecretString;
+use shared::auth::authenticate;
+use shared::credentials::verify_credentials;
+use shared::http::{no_content, parse_json_body};
+use shared::runtime::{Event, EventResponse, respond};
+use shared::session::now_seconds;
+use shared::{ApiError, AppState};
+
+/// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
+/// can send (see [`shared::runtime::respond`]).
+pub async fn handler(state: &AppState, event: Event) -> EventResponse {
+    respond(event, Method::PUT, |request| {
+        change_password(state, request)
+    })
+    .await
+}
+
+async fn change_password(state: &AppState, request: Request) -> Result<Response<Body>, ApiError> {
+    let authenticated = authenticate(state, &request).await?;
+    let user = &authenticated.user;
+    let (current, new) = parse_json_body(&request, |fields| {
+        let current = fields.required("current_password", |raw| {
+            Ok::<_, Infallible>(SecretString::from(raw))
+        });
+        let new = fields.required("new_password", |raw| {
+            state.password_policy.parse(raw, Some(&user.email))
+        });
+        Some((current?, new?))
+    })?;
+    let stored = verify_credentials(state, Ok(user.email.clone()), current)
+        .await?
+        .stored;
+    let hash = state.passwords.hash(new).await?;
+    if state
+        .users
+        .set_password_hash(&stored.user, &hash)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::PreconditionFailed);
+    }
+    let ended = state
+        .users
+        .end_sessions_except(&user.id, &authenticated.session.id, now_seconds())
+        .await?;
+    tracing::info!(user_id = %user.id, ended, "password changed; other sessions ended");
+    Ok(no_content())
+}

@@ -1,0 +1,81 @@
+//! `PATCH /profile`: changes the display name and/or the email address, with optimistic locking
+//! (`If-Match`, and every write conditional on the version read). Changing the email needs the
+//! current password, checked exactly as sign-in checks it.
+
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use secrecy::SecretString;
+use shared::auth::authenticate;
+use shared::credentials::verify_credentials;
+use shared::email::Email;
+use shared::http::{check_if_match, json_response_with_etag, parse_json_body};
+use shared::runtime::{Event, EventResponse, respond};
+use shared::user::DisplayName;
+use shared::{ApiError, AppState};
+
+/// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
+/// can send (see [`shared::runtime::respond`]).
+pub async fn handler(state: &AppState, event: Event) -> EventResponse {
+    respond(event, Method::PATCH, |request| {
+        update_profile(state, request)
+    })
+    .await
+}
+
+#[derive(Debug)]
+struct Changes {
+    name: Option<Option<DisplayName>>,
+    email: Option<(Email, SecretString)>,
+}
+
+async fn update_profile(state: &AppState, request: Request) -> Result<Response<Body>, ApiError> {
+    let authenticated = authenticate(state, &request).await?;
+    let user = authenticated.user;
+    check_if_match(&request, user.version)?;
+    let changes = parse_json_body(&request, |fields| {
+        let name = fields.nullable("name", DisplayName::parse);
+        let email = fields.optional("email", Email::parse);
+        let password = fields.optional("current_password", |raw| {
+            Ok::<_, std::convert::Infallible>(SecretString::from(raw))
+        });
+        let (name, email, password) = (name?, email?, password?);
+        let email = match (email, password) {
+            (Some(email), Some(password)) => Some((email, password)),
+            (Some(_), None) => {
+                return fields.refuse("current_password", "is required to change the email");
+            }
+            (None, _) => None,
+        };
+        if name.is_none() && email.is_none() {
+            return fields.refuse("body", "must change the name or the email");
+        }
+        Some(Changes { name, email })
+    })?;
+
+    let new_email = match changes.email {
+        Some((email, password)) if email != user.email => {
+            // Re-authentication: the same throttle, timing and answers as sign-in.
+            verify_credentials(state, Ok(user.email.clone()), password).await?;
+            Some(email)
+        }
+        _ => None,
+    };
+    if changes.name.is_none() && new_email.is_none() {
+        // The email given is the current one: nothing to write.
+        return Ok(json_response_with_etag(StatusCode::OK, &user, user.version));
+    }
+    let updated = state
+        .users
+        .update_account(
+            &user,
+            changes.name.as_ref().map(Option::as_ref),
+            new_email.as_ref(),
+        )
+        .await?;
+    tracing::info!(user_id = %user.id, email_changed = new_email.is_some(), "account updated");
+    Ok(json_response_with_etag(
+        StatusCode::OK,
+        &updated,
+        updated.version,
+    ))
+}

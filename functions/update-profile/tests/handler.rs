@@ -1,0 +1,266 @@
+//! `PATCH /profile` through the real handler, fed the payloads in events/, against the local
+//! DynamoDB server `make test` starts.
+
+use std::sync::Arc;
+
+use lambda_http::http::{HeaderMap, StatusCode, header};
+use serde_json::{Value, json};
+use shared::AppState;
+use shared::testing::{
+    SignedIn, create_user, event, lambda_event, new_user, parts, sign_in, state,
+    stored_users_with_email, unique_email, with_header, with_json_body,
+};
+use tokio::task::JoinSet;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn patch(state: &AppState, me: &SignedIn, event: Value) -> (StatusCode, HeaderMap, Value) {
+    let event = with_header(event, "authorization", &me.bearer);
+    parts(update_profile::handler(state, lambda_event(&event)).await)
+}
+
+fn with_body(name: &str, body: &Value) -> Value {
+    with_json_body(event(name), body)
+}
+
+#[tokio::test]
+async fn the_name_changes_and_the_etag_moves_on() {
+    let state = state().await;
+    let user = new_user(&state, "patch-name").await;
+    let me = sign_in(&state, &user).await;
+
+    let first = with_header(event("update-profile/ok"), "if-match", "\"1\"");
+    let (status, headers, body) = patch(&state, &me, first).await;
+
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["name"], "Ada King");
+    assert_eq!(body["email"], user.email.as_str());
+    assert_eq!(headers[header::ETAG], "\"2\"");
+    // null clears it.
+    let (status, headers, body) = patch(&state, &me, event("update-profile/clear-name")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["name"], Value::Null);
+    assert_eq!(headers[header::ETAG], "\"3\"");
+}
+
+#[tokio::test]
+async fn a_stale_if_match_is_412_and_nothing_is_written() {
+    let state = state().await;
+    let user = new_user(&state, "patch-stale").await;
+    let me = sign_in(&state, &user).await;
+    let (status, _, body) = patch(&state, &me, event("update-profile/stale-if-match")).await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+    assert_eq!(body["error"]["code"], "precondition_failed");
+    let (current, _) = state
+        .users
+        .get_with_session(&user.id, &me.session.id)
+        .await
+        .expect("read");
+    let current = current.expect("the user");
+    assert_eq!(
+        (current.version, current.name),
+        (1, None),
+        "nothing written"
+    );
+}
+
+/// Optimistic locking: two PATCHes with the same If-Match, at once: exactly one 200, one 412.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_concurrent_patches_with_one_etag_give_one_200_and_one_412() {
+    let state = Arc::new(state().await);
+    let user = new_user(&state, "patch-race").await;
+    let me = Arc::new(sign_in(&state, &user).await);
+    let mut racers = JoinSet::new();
+    for name in ["First", "Second"] {
+        let (state, me) = (state.clone(), me.clone());
+        racers.spawn(async move {
+            let event = with_header(
+                with_body("update-profile/ok", &json!({"name": name})),
+                "if-match",
+                "\"1\"",
+            );
+            patch(&state, &me, event).await.0
+        });
+    }
+    let mut statuses: Vec<u16> = racers
+        .join_all()
+        .await
+        .iter()
+        .map(StatusCode::as_u16)
+        .collect();
+    statuses.sort();
+    assert_eq!(statuses, [200, 412]);
+}
+
+#[tokio::test]
+async fn the_email_moves_with_the_current_password_in_one_transaction() {
+    let state = state().await;
+    let old = unique_email("patch-email-old");
+    let user = create_user(&state, &old, PASSWORD).await;
+    let me = sign_in(&state, &user).await;
+    let new = unique_email("Patch-Email-NEW");
+
+    let change = with_body(
+        "update-profile/change-email",
+        &json!({"email": new, "current_password": PASSWORD}),
+    );
+    let (status, headers, body) = patch(&state, &me, change).await;
+
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["email"],
+        new.to_lowercase(),
+        "normalised as register does"
+    );
+    assert_eq!(headers[header::ETAG], "\"2\"");
+    let found = |email: String| {
+        let state = &state;
+        async move {
+            let email = shared::email::Email::parse(&email).expect("valid");
+            state
+                .users
+                .find_by_email(&email)
+                .await
+                .expect("read")
+                .map(|s| s.user.id)
+        }
+    };
+    assert_eq!(
+        found(new.clone()).await,
+        Some(user.id),
+        "the new address is claimed"
+    );
+    assert_eq!(found(old.clone()).await, None, "the old one is free");
+    assert_eq!(stored_users_with_email(&new.to_lowercase()).await, 1);
+    // The old address can be registered by someone else at once.
+    let again = with_json_body(
+        event("register/ok"),
+        &json!({"email": old, "password": PASSWORD}),
+    );
+    let (status, _, _) = parts(register::handler(&state, lambda_event(&again)).await);
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn changing_the_email_needs_the_right_current_password() {
+    let state = state().await;
+    let user = new_user(&state, "patch-reauth").await;
+    let me = sign_in(&state, &user).await;
+    let new = unique_email("patch-reauth-new");
+
+    let (status, _, body) = patch(
+        &state,
+        &me,
+        with_body(
+            "update-profile/email-without-password",
+            &json!({"email": new}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["error"]["details"],
+        json!({"current_password": "is required to change the email"})
+    );
+
+    let wrong = body_with_password(&new, "wrong horse battery staple");
+    let (status, _, body) = patch(&state, &me, wrong.clone()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "invalid_credentials");
+    // Counted by the login throttle, like a failed sign-in.
+    let threshold = state.login_throttle.settings().threshold;
+    for _ in 1..threshold {
+        assert_eq!(
+            patch(&state, &me, wrong.clone()).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let (status, headers, _) = patch(&state, &me, body_with_password(&new, PASSWORD)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(headers.contains_key(header::RETRY_AFTER));
+}
+
+fn body_with_password(email: &str, password: &str) -> Value {
+    with_body(
+        "update-profile/change-email",
+        &json!({"email": email, "current_password": password}),
+    )
+}
+
+#[tokio::test]
+async fn a_claimed_address_is_409_and_nothing_moves() {
+    let state = state().await;
+    let user = new_user(&state, "patch-taken").await;
+    let other = new_user(&state, "patch-taken-other").await;
+    let me = sign_in(&state, &user).await;
+    let (status, _, body) = patch(
+        &state,
+        &me,
+        body_with_password(other.email.as_str(), PASSWORD),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "email_taken");
+    assert_eq!(stored_users_with_email(user.email.as_str()).await, 1);
+}
+
+/// An email change and a registration of the same new address, at once: exactly one wins, and
+/// the address ends up held by exactly one account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_email_change_racing_a_registration_of_the_address_has_one_winner() {
+    let state = Arc::new(state().await);
+    for round in 0..5 {
+        let user = new_user(&state, "patch-vs-register").await;
+        let me = Arc::new(sign_in(&state, &user).await);
+        let contested = unique_email(&format!("contested-{round}"));
+        let change = {
+            let (state, me, contested) = (state.clone(), me.clone(), contested.clone());
+            tokio::spawn(async move {
+                patch(&state, &me, body_with_password(&contested, PASSWORD))
+                    .await
+                    .0
+            })
+        };
+        let registration = {
+            let (state, contested) = (state.clone(), contested.clone());
+            tokio::spawn(async move {
+                let body = json!({"email": contested, "password": PASSWORD});
+                let event = with_json_body(event("register/ok"), &body);
+                parts(register::handler(&state, lambda_event(&event)).await).0
+            })
+        };
+        let (change, registration) = (change.await.expect("ran"), registration.await.expect("ran"));
+        let winners = [
+            change == StatusCode::OK,
+            registration == StatusCode::CREATED,
+        ];
+        assert_eq!(
+            winners.iter().filter(|w| **w).count(),
+            1,
+            "{change} / {registration}"
+        );
+        assert!(change == StatusCode::OK || change == StatusCode::CONFLICT);
+        assert!(registration == StatusCode::CREATED || registration == StatusCode::CONFLICT);
+        assert_eq!(stored_users_with_email(&contested).await, 1);
+    }
+}
+
+#[tokio::test]
+async fn requests_that_change_nothing_or_something_unknown_are_400() {
+    let state = state().await;
+    let me = sign_in(&state, &new_user(&state, "patch-400").await).await;
+    let (status, _, body) = patch(&state, &me, event("update-profile/nothing-to-change")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["error"]["details"],
+        json!({"body": "must change the name or the email"})
+    );
+    let (status, _, body) = patch(
+        &state,
+        &me,
+        with_body("update-profile/ok", &json!({"nmae": "x"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["details"]["nmae"], "is not a known field");
+}

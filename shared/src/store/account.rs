@@ -1,0 +1,241 @@
+//! Account changes: name, email, password hash, deletion. Every write is conditional on the
+//! user item's `version` as it was read (optimistic locking) and bumps it; the email moves in one
+//! transaction with its claim.
+
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+
+use super::{UserStore, conditional, item};
+use crate::email::Email;
+use crate::error::ApiError;
+use crate::password::PasswordHashString;
+use crate::session::now_seconds;
+use crate::user::{DisplayName, User};
+
+fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+/// The `SET`/`REMOVE` expression, names and values that change `user` into the next version with
+/// `name` (when given) and `email` (when given).
+struct Change {
+    expression: String,
+    names: Vec<(String, String)>,
+    values: Vec<(String, AttributeValue)>,
+}
+
+impl Change {
+    fn new(user: &User) -> Self {
+        Self {
+            expression: String::new(),
+            names: vec![("#version".into(), item::VERSION.into())],
+            values: vec![
+                (":read".into(), n(user.version)),
+                (":next".into(), n(user.version + 1)),
+            ],
+        }
+    }
+
+    fn set(mut self, placeholder: &str, attribute: &str, value: AttributeValue) -> Self {
+        self.expression
+            .push_str(&format!(", #{placeholder} = :{placeholder}"));
+        self.names
+            .push((format!("#{placeholder}"), attribute.into()));
+        self.values.push((format!(":{placeholder}"), value));
+        self
+    }
+
+    fn name(self, name: Option<&DisplayName>) -> (Self, bool) {
+        match name {
+            Some(name) => (self.set("name", item::NAME, s(name.as_str())), false),
+            None => {
+                let mut change = self;
+                change.names.push(("#name".into(), item::NAME.into()));
+                (change, true)
+            }
+        }
+    }
+
+    fn update_expression(&self, remove_name: bool) -> String {
+        let mut expression = format!("SET #version = :next{}", self.expression);
+        if remove_name {
+            expression.push_str(" REMOVE #name");
+        }
+        expression
+    }
+}
+
+impl UserStore {
+    /// Stores a new password hash for `user`, if its version is still the one read. `Some(new
+    /// version)`, or `None` when the account changed meanwhile.
+    #[tracing::instrument(skip_all, fields(user_id = %user.id))]
+    pub async fn set_password_hash(
+        &self,
+        user: &User,
+        hash: &PasswordHashString,
+    ) -> Result<Option<u64>, ApiError> {
+        let change = Change::new(user).set("hash", item::PASSWORD_HASH, s(hash.as_str()));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::user_key(&user.id)))
+            .update_expression(change.update_expression(false))
+            .condition_expression("#version = :read")
+            .set_expression_attribute_names(Some(change.names.into_iter().collect()))
+            .set_expression_attribute_values(Some(change.values.into_iter().collect()))
+            .send()
+            .await;
+        let written = conditional(
+            result,
+            UpdateItemError::is_conditional_check_failed_exception,
+        )?;
+        Ok(written.then_some(user.version + 1))
+    }
+
+    /// Changes `user`'s display name (`None` clears it) and, when `email` is given, moves the
+    /// account to that address: delete the old claim (if it is still this user's), put the new
+    /// one (if nobody holds it), update the user (if its version is still the one read), all in
+    /// one transaction, so no moment exists where two accounts hold one address or an account
+    /// holds none. [`ApiError::EmailTaken`] if the address is claimed,
+    /// [`ApiError::PreconditionFailed`] if the account changed since it was read.
+    #[tracing::instrument(skip_all, fields(user_id = %user.id))]
+    pub async fn update_account(
+        &self,
+        user: &User,
+        name: Option<Option<&DisplayName>>,
+        email: Option<&Email>,
+    ) -> Result<User, ApiError> {
+        let mut updated = user.clone();
+        updated.version += 1;
+        let mut change = Change::new(user);
+        let mut remove_name = false;
+        if let Some(name) = name {
+            (change, remove_name) = change.name(name);
+            updated.name = name.cloned();
+        }
+        let Some(email) = email.filter(|email| **email != user.email) else {
+            return self.update_user(change, remove_name, updated).await;
+        };
+        change = change.set("email", item::EMAIL, s(email.as_str()));
+        updated.email = email.clone();
+
+        let build = |error: aws_sdk_dynamodb::error::BuildError| ApiError::internal(error);
+        let old_claim = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(item::email_claim_key(&user.email)))
+            .condition_expression("#user_id = :me")
+            .expression_attribute_names("#user_id", item::USER_ID)
+            .expression_attribute_values(":me", s(&user.id.to_string()))
+            .build()
+            .map_err(build)?;
+        let new_claim = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item::email_claim_item(&updated)))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", item::PARTITION_KEY)
+            .build()
+            .map_err(build)?;
+        let user_update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(item::user_key(&user.id)))
+            .update_expression(change.update_expression(remove_name))
+            .condition_expression("#version = :read")
+            .set_expression_attribute_names(Some(change.names.into_iter().collect()))
+            .set_expression_attribute_values(Some(change.values.into_iter().collect()))
+            .build()
+            .map_err(build)?;
+        let items = vec![
+            TransactWriteItem::builder().delete(old_claim).build(),
+            TransactWriteItem::builder().put(new_claim).build(),
+            TransactWriteItem::builder().update(user_update).build(),
+        ];
+        // Reasons come in request order: [old claim, new claim, user].
+        self.transact(items, |reasons| {
+            let failed = |index: usize| {
+                reasons.get(index).map(String::as_str) == Some("ConditionalCheckFailed")
+            };
+            if failed(1) {
+                Some(ApiError::EmailTaken)
+            } else if failed(0) || failed(2) {
+                Some(ApiError::PreconditionFailed)
+            } else {
+                None
+            }
+        })
+        .await?;
+        Ok(updated)
+    }
+
+    async fn update_user(
+        &self,
+        change: Change,
+        remove_name: bool,
+        updated: User,
+    ) -> Result<User, ApiError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::user_key(&updated.id)))
+            .update_expression(change.update_expression(remove_name))
+            .condition_expression("#version = :read")
+            .set_expression_attribute_names(Some(change.names.into_iter().collect()))
+            .set_expression_attribute_values(Some(change.values.into_iter().collect()))
+            .send()
+            .await;
+        if conditional(
+            result,
+            UpdateItemError::is_conditional_check_failed_exception,
+        )? {
+            Ok(updated)
+        } else {
+            Err(ApiError::PreconditionFailed)
+        }
+    }
+
+    /// Deletes the account: first every session (so none outlives its user), then the user and
+    /// its email claim in one transaction (conditional on the version read and on the claim
+    /// still being this user's: the address is never claimed by no one, and is free at once),
+    /// then the sessions again, for any sign-in that raced the deletion.
+    #[tracing::instrument(skip_all, fields(user_id = %user.id))]
+    pub async fn delete_account(&self, user: &User) -> Result<(), ApiError> {
+        self.end_sessions(&user.id, None, now_seconds()).await?;
+        let build = |error: aws_sdk_dynamodb::error::BuildError| ApiError::internal(error);
+        let user_delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(item::user_key(&user.id)))
+            .condition_expression("#version = :read")
+            .expression_attribute_names("#version", item::VERSION)
+            .expression_attribute_values(":read", n(user.version))
+            .build()
+            .map_err(build)?;
+        let claim_delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(item::email_claim_key(&user.email)))
+            .condition_expression("#user_id = :me")
+            .expression_attribute_names("#user_id", item::USER_ID)
+            .expression_attribute_values(":me", s(&user.id.to_string()))
+            .build()
+            .map_err(build)?;
+        self.transact(
+            vec![
+                TransactWriteItem::builder().delete(user_delete).build(),
+                TransactWriteItem::builder().delete(claim_delete).build(),
+            ],
+            |reasons| {
+                reasons
+                    .iter()
+                    .any(|reason| reason == "ConditionalCheckFailed")
+                    .then_some(ApiError::PreconditionFailed)
+            },
+        )
+        .await?;
+        self.end_sessions(&user.id, None, now_seconds()).await?;
+        Ok(())
+    }
+}
