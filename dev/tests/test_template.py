@@ -302,7 +302,7 @@ def test_writes_are_fenced_to_the_key_prefixes_each_function_writes():
     e.g. login can write throttle counters and sessions, never an email claim."""
     T, U = "THROTTLE#*", "USER#*"
     fenced = {  # binary -> (the prefixes, the actions granted only under them)
-        "login": ([T, U], {"PutItem", "DeleteItem", "UpdateItem"}),
+        "login": ([T, U], {"PutItem", "DeleteItem", "UpdateItem", "ConditionCheckItem"}),
         "refresh": ([U], {"BatchGetItem", "GetItem", "UpdateItem", "DeleteItem"}),
         "logout": ([U], {"BatchGetItem", "GetItem", "DeleteItem"}),
         "list-sessions": ([U], {"BatchGetItem", "Query"}),

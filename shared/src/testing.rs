@@ -276,7 +276,13 @@ pub async fn sign_in(state: &AppState, user: &crate::user::User) -> SignedIn {
         crate::session::ClientInfo::new(Some("test-agent/1.0"), Some("203.0.113.7")),
         state.refresh_tokens.settings(),
     );
-    state.users.start_session(&session).await.expect("started");
+    let (hash, _) = stored_hash(state, user.email.as_str()).await;
+    let hash = crate::password::PasswordHashString::from_stored(hash);
+    state
+        .users
+        .start_session(&session, &hash)
+        .await
+        .expect("started");
     let access = state.tokens.issue(&user.id, &session.id).expect("issued");
     let refresh = state.refresh_tokens.current(&session);
     SignedIn {

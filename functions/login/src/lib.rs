@@ -39,13 +39,19 @@ async fn login(state: &AppState, request: Request) -> Result<Response<Body>, Api
     // An address that does not parse has no account, but is throttled like one.
     let email = Email::parse(&email).map_err(|_| email.trim().to_lowercase());
     let verified = verify_credentials(state, email, password).await?;
-    let user = verified.upgrade_hash(state).await.user;
+    let stored = verified.upgrade_hash(state).await;
+    let user = stored.user;
     let session = Session::start(
         user.id,
         client_info(&request),
         state.refresh_tokens.settings(),
     );
-    state.users.start_session(&session).await?;
+    // Only if the password just verified is still the account's (a password change or a
+    // deletion may have raced this sign-in).
+    state
+        .users
+        .start_session(&session, &stored.password_hash)
+        .await?;
     tracing::info!(user_id = %user.id, "signed in");
     signed_in(state, StatusCode::OK, &user, &session)
 }

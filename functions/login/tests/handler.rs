@@ -375,3 +375,56 @@ async fn a_login_upgrades_a_hash_made_with_weaker_parameters() {
     assert_eq!(stored_hash(&stronger, &email).await.0, after);
     assert_eq!(login(&old, &ok_event(&email)).await.0, StatusCode::OK);
 }
+
+/// A sign-in that verified the password just before a password change (or a deletion) must not
+/// leave a session behind: the session is written only if the hash it verified is still the
+/// account's.
+#[tokio::test]
+async fn a_session_is_not_started_on_a_password_that_changed_meanwhile() {
+    use shared::password::PasswordHashString;
+    use shared::session::{ClientInfo, Session};
+    let state = state().await;
+    let email = unique_email("login-race-change");
+    let user = create_user(&state, &email, PASSWORD).await;
+    let (verified, _) = stored_hash(&state, &email).await;
+    let verified = PasswordHashString::from_stored(verified);
+
+    // The password changes between the verification and the session write.
+    let new = state
+        .password_policy
+        .parse("a brand new passphrase", None)
+        .expect("valid");
+    let new_hash = state.passwords.hash(new).await.expect("hashed");
+    let (_, version) = stored_hash(&state, &email).await;
+    let mut current = user.clone();
+    current.version = version;
+    let changed = state
+        .users
+        .set_password_hash(&current, &new_hash)
+        .await
+        .expect("written");
+    assert!(changed.is_some());
+
+    let session = Session::start(
+        user.id,
+        ClientInfo::default(),
+        state.refresh_tokens.settings(),
+    );
+    let started = state.users.start_session(&session, &verified).await;
+    assert!(
+        matches!(started, Err(shared::ApiError::InvalidCredentials)),
+        "{started:?}"
+    );
+    let stored = state
+        .users
+        .get_session(&user.id, &session.id)
+        .await
+        .expect("read");
+    assert!(stored.is_none(), "no session was written");
+    // With the current hash it starts.
+    state
+        .users
+        .start_session(&session, &new_hash)
+        .await
+        .expect("started");
+}

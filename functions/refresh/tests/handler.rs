@@ -81,7 +81,13 @@ async fn every_bad_refresh_token_gets_one_identical_answer() {
     expired.created_at -= 10_000_000;
     expired.last_used_at -= 10_000_000;
     expired.expires_at = expired.last_used_at + 60;
-    state.users.start_session(&expired).await.expect("stored");
+    let (hash, _) = shared::testing::stored_hash(&state, user.email.as_str()).await;
+    let hash = shared::password::PasswordHashString::from_stored(hash);
+    state
+        .users
+        .start_session(&expired, &hash)
+        .await
+        .expect("stored");
     let expired_token = state.refresh_tokens.current(&expired);
 
     let (_, live) = signed_in(&state, "refresh-bad-live").await;

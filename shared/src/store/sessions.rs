@@ -6,10 +6,14 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, DeleteRequest, KeysAndAttributes, Put, TransactWriteItem,
+    WriteRequest,
+};
 
 use super::{UserStore, conditional, item, storage_error};
 use crate::error::ApiError;
+use crate::password::PasswordHashString;
 use crate::session::{Session, SessionId};
 use crate::user::{User, UserId};
 
@@ -19,19 +23,49 @@ const BATCH_WRITE_LIMIT: usize = 25;
 const BATCH_ATTEMPTS: u32 = 4;
 
 impl UserStore {
-    /// Starts `session` (login; register starts its session in its own transaction).
+    /// Starts `session` for a sign-in whose password matched `verified` (login; register starts
+    /// its session in its own transaction). One transaction: the session is written only if the
+    /// account still exists with that very hash, so a sign-in that raced a password change or an
+    /// account deletion cannot leave a session behind the sweep that ended the others
+    /// ([`ApiError::InvalidCredentials`]: the password it verified is no longer the account's).
     #[tracing::instrument(skip_all, fields(user_id = %session.user_id))]
-    pub async fn start_session(&self, session: &Session) -> Result<(), ApiError> {
-        self.client
-            .put_item()
+    pub async fn start_session(
+        &self,
+        session: &Session,
+        verified: &PasswordHashString,
+    ) -> Result<(), ApiError> {
+        let build = |error: aws_sdk_dynamodb::error::BuildError| ApiError::internal(error);
+        let unchanged = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(item::user_key(&session.user_id)))
+            .condition_expression("#hash = :verified")
+            .expression_attribute_names("#hash", item::PASSWORD_HASH)
+            .expression_attribute_values(
+                ":verified",
+                AttributeValue::S(verified.as_str().to_owned()),
+            )
+            .build()
+            .map_err(build)?;
+        let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item::session_item(session)))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", item::PARTITION_KEY)
-            .send()
-            .await
-            .map_err(storage_error)?;
-        Ok(())
+            .build()
+            .map_err(build)?;
+        self.transact(
+            vec![
+                TransactWriteItem::builder()
+                    .condition_check(unchanged)
+                    .build(),
+                TransactWriteItem::builder().put(put).build(),
+            ],
+            |reasons| {
+                (reasons.first().map(String::as_str) == Some("ConditionalCheckFailed"))
+                    .then_some(ApiError::InvalidCredentials)
+            },
+        )
+        .await
     }
 
     /// The user (without the password hash) and one of their sessions, in one strongly
