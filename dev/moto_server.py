@@ -1,9 +1,15 @@
 """Runs moto's DynamoDB-compatible server on loopback, one request at a time.
 
-moto's TransactWriteItems snapshots the whole table and restores the snapshot when a
-transaction is cancelled; with concurrent requests that restore could drop another request's
-write. Real DynamoDB serialises conflicting writes itself, so we serialise requests here to keep
-moto faithful. Connections stay concurrent; only request processing is serialised.
+Two things keep moto faithful to DynamoDB here:
+
+- moto's TransactWriteItems snapshots the whole table and restores the snapshot when a
+  transaction is cancelled; with concurrent requests that restore could drop another request's
+  write. Real DynamoDB serialises conflicting writes itself, so requests are serialised here.
+  Connections stay concurrent; only request processing is serialised.
+- TransactWriteItems is idempotent in DynamoDB for a given ClientRequestToken (for 10 minutes):
+  an SDK retry of a transaction whose first attempt did commit (its answer timed out) gets the
+  first answer again. moto ignores the token, so the retry ran again and failed its own
+  conditions; answers are replayed here by token, as DynamoDB does.
 
     python dev/moto_server.py --port 8000
 """
@@ -11,7 +17,11 @@ moto faithful. Connections stay concurrent; only request processing is serialise
 from __future__ import annotations
 
 import argparse
+import hashlib
+import io
+import json
 import threading
+import time
 from typing import Any, Callable, Iterable
 
 from moto.moto_server.werkzeug_app import (
@@ -24,12 +34,51 @@ from werkzeug.serving import run_simple
 Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
+IDEMPOTENCY_WINDOW_SECONDS = 600
+
+
 def serialised(app: Wsgi) -> Wsgi:
     lock = threading.Lock()
+    # ClientRequestToken -> (when, request digest, status, headers, body)
+    answered: dict[str, tuple[float, str, str, list[tuple[str, str]], bytes]] = {}
 
     def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         with lock:
-            return list(app(environ, start_response))
+            token, digest = None, ""
+            if environ.get("HTTP_X_AMZ_TARGET", "").endswith(".TransactWriteItems"):
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                body = environ["wsgi.input"].read(length)
+                environ["wsgi.input"] = io.BytesIO(body)
+                try:
+                    request = json.loads(body)
+                except ValueError:
+                    request = {}
+                token = request.pop("ClientRequestToken", None)
+                digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+                now = time.monotonic()
+                for old in [t for t, a in answered.items() if now - a[0] > IDEMPOTENCY_WINDOW_SECONDS]:
+                    del answered[old]
+                if token in answered:
+                    _, seen, status, headers, answer = answered[token]
+                    if seen != digest:
+                        status, answer = "400 Bad Request", json.dumps({
+                            "__type": "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
+                            "message": "The request uses the same client token as a previous, different request.",
+                        }).encode()
+                        headers = [("Content-Type", "application/x-amz-json-1.0")]
+                    start_response(status, headers + [("Content-Length", str(len(answer)))])
+                    return [answer]
+            captured: dict[str, Any] = {}
+
+            def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+                captured["status"], captured["headers"] = status, headers
+                return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+            chunks = list(app(environ, capture))
+            if token is not None:
+                headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
+                answered[token] = (time.monotonic(), digest, captured["status"], headers, b"".join(chunks))
+            return chunks
 
     return handle
 

@@ -113,6 +113,11 @@ impl UserStore {
     /// Runs one `TransactWriteItems`. A cancellation is mapped by `cancelled` from its reason
     /// codes (in request order) when it recognises them; a conflict with a concurrent
     /// transaction is retried with jitter, then answered 503; anything else is a storage error.
+    ///
+    /// Each attempt carries its own `ClientRequestToken`, which makes the SDK's own retries of
+    /// that attempt idempotent: when an answer is lost (a timeout) after the transaction
+    /// committed, the retry gets the same answer instead of failing its own conditions (a
+    /// registration would otherwise answer `email_taken` to its own success).
     async fn transact(
         &self,
         items: Vec<TransactWriteItem>,
@@ -123,6 +128,7 @@ impl UserStore {
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(items.clone()))
+                .client_request_token(uuid::Uuid::new_v4().to_string())
                 .send()
                 .await;
             let Err(error) = result else {
