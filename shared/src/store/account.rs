@@ -79,21 +79,7 @@ impl UserStore {
         hash: &PasswordHashString,
     ) -> Result<Option<u64>, ApiError> {
         let change = Change::new(user).set("hash", item::PASSWORD_HASH, s(hash.as_str()));
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(item::user_key(&user.id)))
-            .update_expression(change.update_expression(false))
-            .condition_expression("#version = :read")
-            .set_expression_attribute_names(Some(change.names.into_iter().collect()))
-            .set_expression_attribute_values(Some(change.values.into_iter().collect()))
-            .send()
-            .await;
-        let written = conditional(
-            result,
-            UpdateItemError::is_conditional_check_failed_exception,
-        )?;
+        let written = self.write_change(user, change, false).await?;
         Ok(written.then_some(user.version + 1))
     }
 
@@ -177,25 +163,35 @@ impl UserStore {
         remove_name: bool,
         updated: User,
     ) -> Result<User, ApiError> {
+        if self.write_change(&updated, change, remove_name).await? {
+            Ok(updated)
+        } else {
+            Err(ApiError::PreconditionFailed)
+        }
+    }
+
+    /// One `UpdateItem` of the user item, conditional on its version: `false` if it moved.
+    async fn write_change(
+        &self,
+        user: &User,
+        change: Change,
+        remove_name: bool,
+    ) -> Result<bool, ApiError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(item::user_key(&updated.id)))
+            .set_key(Some(item::user_key(&user.id)))
             .update_expression(change.update_expression(remove_name))
             .condition_expression("#version = :read")
             .set_expression_attribute_names(Some(change.names.into_iter().collect()))
             .set_expression_attribute_values(Some(change.values.into_iter().collect()))
             .send()
             .await;
-        if conditional(
+        conditional(
             result,
             UpdateItemError::is_conditional_check_failed_exception,
-        )? {
-            Ok(updated)
-        } else {
-            Err(ApiError::PreconditionFailed)
-        }
+        )
     }
 
     /// Deletes the account: first every session (so none outlives its user), then the user and
