@@ -8,10 +8,11 @@ PORT ?= 9000
 DDB_PORT ?= 8000
 ARM_TARGET := aarch64-unknown-linux-gnu
 
-.PHONY: help venv dev test lint fmt build deploy bench clean
+.PHONY: help venv dev stop test lint fmt build deploy bench clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}' \
+	  | sed -e 's/[$$](PORT)/$(PORT)/g' -e 's/[$$](DDB_PORT)/$(DDB_PORT)/g'
 
 # The project-local Python environment with the pinned tools (cargo-lambda, moto, SAM CLI,
 # cfn-lint), rebuilt only when the pins change.
@@ -25,6 +26,10 @@ venv: $(VENV)/.installed ## Create/refresh the local tool environment (.venv)
 dev: venv ## Run the API locally on 127.0.0.1:$(PORT) (DynamoDB on $(DDB_PORT)); Ctrl-C stops it
 	PORT=$(PORT) DDB_PORT=$(DDB_PORT) dev/run-local.sh
 
+stop: ## Stop a make dev running in the background on $(PORT) (exits 0)
+	@if [ -f .local/dev-$(PORT).pid ]; then kill -TERM "$$(cat .local/dev-$(PORT).pid)"; \
+	  else echo "no make dev is running on port $(PORT)" >&2; exit 1; fi
+
 test: venv ## Run every test: unit, handler, concurrency, end-to-end, template checks
 	dev/run-tests.sh
 
@@ -35,7 +40,7 @@ lint: ## rustfmt and clippy, warnings are errors
 fmt: ## Format the code
 	cargo fmt --all
 
-build: venv ## sam build: three arm64 bootstrap binaries in .aws-sam/build
+build: venv ## sam build: one arm64 bootstrap binary per function in .aws-sam/build
 	@rustup target list --installed 2>/dev/null | grep -qx $(ARM_TARGET) || { \
 	  echo "error: the Rust target $(ARM_TARGET) is not installed; run: rustup target add $(ARM_TARGET)" >&2; \
 	  exit 1; }

@@ -7,6 +7,17 @@ PORT=${PORT:-9000}
 DDB_PORT=${DDB_PORT:-8000}
 TABLE=accounts-local
 
+# A deliberate stop (Ctrl-C, or `make stop` for a run in the background, where shells ignore
+# SIGINT) stops what this run started and exits 0.
+PID_FILE="$STATE_DIR/dev-$PORT.pid"
+echo $$ >"$PID_FILE"
+stop_dev() {
+  stop_started
+  rm -f "$PID_FILE"
+}
+trap stop_dev EXIT
+trap 'exit 0' INT TERM
+
 echo "==> local DynamoDB (moto) on 127.0.0.1:$DDB_PORT"
 start_dynamodb "$DDB_PORT"
 create_table "$DDB_PORT" "$TABLE"
@@ -20,7 +31,7 @@ wait_for_http "http://127.0.0.1:$PORT/profile" 300
 
 cat <<MSG
 
-  Accounts API running at http://127.0.0.1:$PORT  (Ctrl-C stops everything)
+  Accounts API running at http://127.0.0.1:$PORT  (Ctrl-C, or `make stop PORT=$PORT`, stops everything)
 
   curl -i -X POST http://127.0.0.1:$PORT/register -H 'content-type: application/json' \\
        -d '{"email": "ada@example.com", "password": "correct horse battery staple", "name": "Ada"}'
