@@ -27,6 +27,25 @@ free_port() {
   "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# require_free_port PORT VARIABLE: exits with a message naming the port and the variable that
+# moves it when something already listens on 127.0.0.1:PORT.
+require_free_port() {
+  # SO_REUSEADDR as the servers use it: a listener makes bind fail, lingering TIME_WAIT
+  # connections of a stopped instance do not.
+  if ! "$PY" -c 'import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null; then
+    echo "error: port $1 on 127.0.0.1 is in use (by another make dev?); choose another with $2=<port>, e.g. make dev $2=$(( $1 + 100 ))" >&2
+    exit 1
+  fi
+}
+
+# all_alive: whether every process this script started is still running.
+all_alive() {
+  local pid
+  for pid in "${STARTED_PIDS[@]}"; do
+    kill -0 "$pid" 2>/dev/null || return 1
+  done
+}
+
 # wait_for_http URL SECONDS: until URL answers with any HTTP status.
 wait_for_http() {
   "$PY" - "$1" "$2" <<'PYEOF'

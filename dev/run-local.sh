@@ -7,6 +7,11 @@ PORT=${PORT:-9000}
 DDB_PORT=${DDB_PORT:-8000}
 TABLE=accounts-local
 
+# Both ports must be free before anything starts (or any log is opened): another instance's
+# processes and logs are never touched.
+require_free_port "$PORT" PORT
+require_free_port "$DDB_PORT" DDB_PORT
+
 # A deliberate stop (Ctrl-C, or `make stop` for a run in the background, where shells ignore
 # SIGINT) stops what this run started and exits 0.
 PID_FILE="$STATE_DIR/dev-$PORT.pid"
@@ -28,10 +33,14 @@ cargo build --workspace --bins
 echo "==> API (cargo lambda watch) on 127.0.0.1:$PORT"
 start_api "$PORT" "$DDB_PORT" "$TABLE"
 wait_for_http "http://127.0.0.1:$PORT/profile" 300
+if ! all_alive; then
+  echo "error: the local DynamoDB or the API stopped while starting; see .local/dynamodb-$DDB_PORT.log and the output above" >&2
+  exit 1
+fi
 
 cat <<MSG
 
-  Accounts API running at http://127.0.0.1:$PORT  (Ctrl-C, or `make stop PORT=$PORT`, stops everything)
+  Accounts API running at http://127.0.0.1:$PORT  (Ctrl-C, or make stop PORT=$PORT, stops everything)
 
   curl -i -X POST http://127.0.0.1:$PORT/register -H 'content-type: application/json' \\
        -d '{"email": "ada@example.com", "password": "correct horse battery staple", "name": "Ada"}'
