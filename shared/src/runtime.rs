@@ -35,20 +35,22 @@ pub type EventResponse = ApiGatewayV2httpResponse;
 /// lower; this bound keeps the `http` crate's URI length limit (64 KiB) out of reach.
 pub const MAX_TARGET_BYTES: usize = 8 * 1024;
 
-/// Runs a function: its cold start ([`AppState::cold_start`]), then the Lambda runtime loop.
+/// Runs a function: its cold start ([`AppState::cold_start`]), then the Lambda runtime loop,
+/// serving `AWS_LAMBDA_MAX_CONCURRENCY` invocations at once where that is set (Lambda Managed
+/// Instances, `cargo lambda watch`) and one at a time where it is not.
 ///
 /// Every `main.rs` is this one call. The state lives as long as the process, so it is leaked
 /// once rather than reference-counted on every invocation.
 pub async fn run<F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
 where
-    F: Fn(&'static AppState, Event) -> Fut,
-    Fut: Future<Output = EventResponse>,
+    F: Fn(&'static AppState, Event) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = EventResponse> + Send + 'static,
 {
     let function = crate::telemetry::crate_of(&handler);
     let state: &'static AppState = Box::leak(Box::new(AppState::cold_start(function).await?));
-    let handler = &handler;
-    lambda_runtime::run(service_fn(move |event: Event| async move {
-        Ok::<_, Infallible>(handler(state, event).await)
+    lambda_runtime::run_concurrent(service_fn(move |event: Event| {
+        let handler = handler.clone();
+        async move { Ok::<_, Infallible>(handler(state, event).await) }
     }))
     .await
 }
