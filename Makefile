@@ -17,8 +17,10 @@ help: ## List the targets
 # The project-local Python environment with the pinned tools (cargo-lambda, moto, SAM CLI,
 # cfn-lint), rebuilt only when the pins change.
 $(VENV)/.installed: dev/requirements.txt dev/constraints.txt
+	@echo "==> installing the pinned tools into $(VENV) (first run only: a few minutes, about 0.85 GB)"
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r dev/requirements.txt -c dev/constraints.txt
+	$(VENV)/bin/pip install --disable-pip-version-check --progress-bar off \
+	  -r dev/requirements.txt -c dev/constraints.txt | awk '/^(Collecting|Successfully)/'
 	touch $@
 
 venv: $(VENV)/.installed ## Create/refresh the local tool environment (.venv)
