@@ -4,8 +4,9 @@
 use lambda_http::Request;
 use lambda_http::http::header;
 
+use crate::clock::now_seconds;
 use crate::error::ApiError;
-use crate::session::{Session, SessionId, now_seconds};
+use crate::session::{Session, SessionId};
 use crate::state::AppState;
 use crate::token::TokenService;
 use crate::user::{User, UserId};

@@ -7,6 +7,7 @@
 //! handler's `Result` becomes an HTTP response.
 
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod credentials;
 pub mod email;

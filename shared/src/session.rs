@@ -9,7 +9,6 @@
 //! session's *current* token, and what recognises an old token as reuse.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::{hmac, rand::SecureRandom as _};
 use base64::Engine as _;
@@ -17,6 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::clock::{now_seconds, rfc3339};
 use crate::config::SessionSettings;
 use crate::user::UserId;
 
@@ -208,28 +208,6 @@ impl<'a> SessionView<'a> {
     }
 }
 
-/// Epoch seconds as RFC 3339 UTC with second precision.
-pub fn rfc3339(seconds: u64) -> String {
-    use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
-    DateTime::from_secs(i64::try_from(seconds).unwrap_or(i64::MAX))
-        .fmt(DateTimeFormat::DateTime)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
-}
-
-/// Now, in epoch seconds.
-pub fn now_seconds() -> u64 {
-    now_millis() / 1000
-}
-
-/// Now, in epoch milliseconds.
-pub fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
-        })
-}
-
 /// A refresh token as presented: which session and generation it claims, and its MAC. Parsing
 /// proves nothing; [`RefreshTokens::verify`] does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -308,11 +286,6 @@ impl RefreshTokens {
         &self.settings
     }
 
-    /// The reuse grace.
-    pub fn reuse_grace(&self) -> Duration {
-        self.settings.reuse_grace
-    }
-
     fn message(session: &Session, generation: u64) -> Vec<u8> {
         let mut message = format!(
             "{TOKEN_VERSION}.{}.{}.{generation}.",
@@ -353,6 +326,7 @@ impl RefreshTokens {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn tokens() -> RefreshTokens {
         RefreshTokens::new(
@@ -378,7 +352,7 @@ mod tests {
         assert!(tokens.verify(&session, &presented));
         assert_eq!(presented.generation, 0);
 
-        let rotated = session.rotated(now_millis(), tokens.settings());
+        let rotated = session.rotated(crate::clock::now_millis(), tokens.settings());
         assert!(
             tokens.verify(&rotated, &presented),
             "an old generation is still genuine"

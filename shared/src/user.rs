@@ -165,18 +165,10 @@ impl User {
             id: UserId::new(),
             email,
             name,
-            created_at: now_rfc3339(),
+            created_at: crate::clock::rfc3339(crate::clock::now_seconds()),
             version: 1,
         }
     }
-}
-
-fn now_rfc3339() -> String {
-    use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
-    let now = DateTime::from(std::time::SystemTime::now());
-    DateTime::from_secs(now.secs())
-        .fmt(DateTimeFormat::DateTime)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
 }
 
 #[cfg(test)]

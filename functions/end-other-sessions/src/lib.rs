@@ -4,9 +4,9 @@
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use shared::auth::authenticate;
+use shared::clock::now_seconds;
 use shared::http::no_content;
 use shared::runtime::{Event, EventResponse, respond};
-use shared::session::now_seconds;
 use shared::{ApiError, AppState};
 
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client

@@ -3,9 +3,10 @@
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use shared::auth::authenticate;
+use shared::clock::now_seconds;
 use shared::http::{no_content, path_parameter};
 use shared::runtime::{Event, EventResponse, respond};
-use shared::session::{SessionId, now_seconds};
+use shared::session::SessionId;
 use shared::{ApiError, AppState};
 
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client

@@ -4,9 +4,10 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use shared::auth::authenticate;
+use shared::clock::now_seconds;
 use shared::http::json_response;
 use shared::runtime::{Event, EventResponse, respond};
-use shared::session::{SessionView, now_seconds};
+use shared::session::SessionView;
 use shared::{ApiError, AppState};
 
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client

@@ -12,9 +12,10 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use secrecy::{ExposeSecret, SecretString};
 use shared::auth::signed_in;
+use shared::clock::now_millis;
 use shared::http::parse_json_body;
 use shared::runtime::{Event, EventResponse, respond};
-use shared::session::{PresentedToken, now_millis};
+use shared::session::PresentedToken;
 use shared::{ApiError, AppState};
 
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client

@@ -3,22 +3,15 @@
 //! transaction with its claim.
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
 
+use super::item::{n, s};
 use super::{UserStore, conditional, item};
+use crate::clock::now_seconds;
 use crate::email::Email;
 use crate::error::ApiError;
 use crate::password::PasswordHashString;
-use crate::session::now_seconds;
 use crate::user::{DisplayName, User};
-
-fn n(value: u64) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-fn s(value: &str) -> AttributeValue {
-    AttributeValue::S(value.to_owned())
-}
 
 /// The `SET`/`REMOVE` expression, names and values that change `user` into the next version with
 /// `name` (when given) and `email` (when given).
@@ -110,22 +103,6 @@ impl UserStore {
         change = change.set("email", item::EMAIL, s(email.as_str()));
         updated.email = email.clone();
 
-        let build = |error: aws_sdk_dynamodb::error::BuildError| ApiError::internal(error);
-        let old_claim = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(item::email_claim_key(&user.email)))
-            .condition_expression("#user_id = :me")
-            .expression_attribute_names("#user_id", item::USER_ID)
-            .expression_attribute_values(":me", s(&user.id.to_string()))
-            .build()
-            .map_err(build)?;
-        let new_claim = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item::email_claim_item(&updated)))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", item::PARTITION_KEY)
-            .build()
-            .map_err(build)?;
         let user_update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(item::user_key(&user.id)))
@@ -134,10 +111,10 @@ impl UserStore {
             .set_expression_attribute_names(Some(change.names.into_iter().collect()))
             .set_expression_attribute_values(Some(change.values.into_iter().collect()))
             .build()
-            .map_err(build)?;
+            .map_err(ApiError::internal)?;
         let items = vec![
-            TransactWriteItem::builder().delete(old_claim).build(),
-            TransactWriteItem::builder().put(new_claim).build(),
+            self.delete_own_claim(user)?,
+            self.put_new(item::email_claim_item(&updated))?,
             TransactWriteItem::builder().update(user_update).build(),
         ];
         // Reasons come in request order: [old claim, new claim, user].
@@ -201,7 +178,6 @@ impl UserStore {
     #[tracing::instrument(skip_all, fields(user_id = %user.id))]
     pub async fn delete_account(&self, user: &User) -> Result<(), ApiError> {
         self.end_sessions(&user.id, None, now_seconds()).await?;
-        let build = |error: aws_sdk_dynamodb::error::BuildError| ApiError::internal(error);
         let user_delete = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(item::user_key(&user.id)))
@@ -209,19 +185,11 @@ impl UserStore {
             .expression_attribute_names("#version", item::VERSION)
             .expression_attribute_values(":read", n(user.version))
             .build()
-            .map_err(build)?;
-        let claim_delete = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(item::email_claim_key(&user.email)))
-            .condition_expression("#user_id = :me")
-            .expression_attribute_names("#user_id", item::USER_ID)
-            .expression_attribute_values(":me", s(&user.id.to_string()))
-            .build()
-            .map_err(build)?;
+            .map_err(ApiError::internal)?;
         self.transact(
             vec![
                 TransactWriteItem::builder().delete(user_delete).build(),
-                TransactWriteItem::builder().delete(claim_delete).build(),
+                self.delete_own_claim(user)?,
             ],
             |reasons| {
                 reasons

@@ -96,7 +96,7 @@ pub(super) type Item = HashMap<String, AttributeValue>;
 #[error("stored item attribute `{0}` is missing or malformed")]
 pub struct MalformedItem(&'static str);
 
-fn s(value: impl Into<String>) -> AttributeValue {
+pub(super) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
@@ -172,7 +172,7 @@ pub(super) fn failures_attribute(state: ThrottleState) -> (&'static str, Attribu
     (FAILURES, n(state.failures))
 }
 
-fn n(value: impl ToString) -> AttributeValue {
+pub(super) fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 

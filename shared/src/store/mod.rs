@@ -23,7 +23,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 
 use crate::email::Email;
 use crate::error::ApiError;
@@ -88,19 +88,9 @@ impl UserStore {
         hash: &PasswordHashString,
         session: &Session,
     ) -> Result<(), ApiError> {
-        let put = |item| {
-            Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", PARTITION_KEY)
-                .build()
-                .map(|put| TransactWriteItem::builder().put(put).build())
-                .map_err(ApiError::internal)
-        };
-        let user_put = put(item::user_item(user, hash))?;
-        let claim_put = put(item::email_claim_item(user))?;
-        let session_put = put(item::session_item(session))?;
+        let user_put = self.put_new(item::user_item(user, hash))?;
+        let claim_put = self.put_new(item::email_claim_item(user))?;
+        let session_put = self.put_new(item::session_item(session))?;
 
         // Reasons come in request order: [user, email claim, session].
         self.transact(vec![user_put, claim_put, session_put], |reasons| {
@@ -108,6 +98,31 @@ impl UserStore {
                 .then_some(ApiError::EmailTaken)
         })
         .await
+    }
+
+    /// A transaction item that writes `item` only if no item has its key yet.
+    fn put_new(&self, item: item::Item) -> Result<TransactWriteItem, ApiError> {
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .build()
+            .map(|put| TransactWriteItem::builder().put(put).build())
+            .map_err(ApiError::internal)
+    }
+
+    /// A transaction item that deletes `user`'s email claim only if it is still theirs.
+    fn delete_own_claim(&self, user: &User) -> Result<TransactWriteItem, ApiError> {
+        Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(item::email_claim_key(&user.email)))
+            .condition_expression("#user_id = :me")
+            .expression_attribute_names("#user_id", item::USER_ID)
+            .expression_attribute_values(":me", item::s(user.id.to_string()))
+            .build()
+            .map(|delete| TransactWriteItem::builder().delete(delete).build())
+            .map_err(ApiError::internal)
     }
 
     /// Runs one `TransactWriteItems`. A cancellation is mapped by `cancelled` from its reason
@@ -173,15 +188,6 @@ impl UserStore {
             (Some(_), None) => Err(ApiError::internal("an email claim points at no user")),
             (None, _) => Ok(None),
         }
-    }
-
-    /// Reads one user by id, without the password hash: one strongly consistent read.
-    #[tracing::instrument(skip_all, fields(user_id = %id))]
-    pub async fn get(&self, id: &UserId) -> Result<Option<User>, ApiError> {
-        self.read(item::user_key(id), Some(item::PUBLIC_ATTRIBUTES))
-            .await?
-            .map(|user| User::try_from(&user).map_err(ApiError::internal))
-            .transpose()
     }
 
     /// One strongly consistent `GetItem`, of only `attributes` when given.

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, DeleteRequest, KeysAndAttributes, Put, TransactWriteItem,
+    AttributeValue, ConditionCheck, DeleteRequest, KeysAndAttributes, TransactWriteItem,
     WriteRequest,
 };
 
@@ -34,31 +34,20 @@ impl UserStore {
         session: &Session,
         verified: &PasswordHashString,
     ) -> Result<(), ApiError> {
-        let build = |error: aws_sdk_dynamodb::error::BuildError| ApiError::internal(error);
         let unchanged = ConditionCheck::builder()
             .table_name(&self.table)
             .set_key(Some(item::user_key(&session.user_id)))
             .condition_expression("#hash = :verified")
             .expression_attribute_names("#hash", item::PASSWORD_HASH)
-            .expression_attribute_values(
-                ":verified",
-                AttributeValue::S(verified.as_str().to_owned()),
-            )
+            .expression_attribute_values(":verified", item::s(verified.as_str()))
             .build()
-            .map_err(build)?;
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item::session_item(session)))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", item::PARTITION_KEY)
-            .build()
-            .map_err(build)?;
+            .map_err(ApiError::internal)?;
         self.transact(
             vec![
                 TransactWriteItem::builder()
                     .condition_check(unchanged)
                     .build(),
-                TransactWriteItem::builder().put(put).build(),
+                self.put_new(item::session_item(session))?,
             ],
             |reasons| {
                 (reasons.first().map(String::as_str) == Some("ConditionalCheckFailed"))

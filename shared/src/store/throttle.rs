@@ -14,7 +14,7 @@
 //! normalised email: the table never holds the address in clear, and unknown emails are counted
 //! exactly like existing ones, so a 429 says nothing about whether an account exists.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_lc_rs::hmac;
 use aws_sdk_dynamodb::Client;
@@ -23,6 +23,7 @@ use base64::Engine as _;
 
 use super::item::{self, ThrottleState};
 use super::{conditional, storage_error};
+use crate::clock::{millis, now_millis};
 use crate::config::ThrottleSettings;
 use crate::error::ApiError;
 
@@ -89,7 +90,7 @@ impl LoginThrottle {
     #[tracing::instrument(skip_all)]
     pub async fn admit(&self, email: &str) -> Result<Admission, ApiError> {
         let subject = self.subject(email);
-        let now = epoch_millis();
+        let now = now_millis();
         let found = self
             .client
             .get_item()
@@ -185,16 +186,6 @@ impl LoginThrottle {
                 delay.min(self.settings.max_delay)
             })
     }
-}
-
-fn epoch_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, millis)
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
