@@ -209,8 +209,9 @@ impl<'a> SessionView<'a> {
 }
 
 /// A refresh token as presented: which session and generation it claims, and its MAC. Parsing
-/// proves nothing; [`RefreshTokens::verify`] does.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// proves nothing; [`RefreshTokens::verify`] does. `Debug` leaves the MAC out: it is the secret
+/// part of the token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct PresentedToken {
     /// The session's user.
     pub user_id: UserId,
@@ -219,6 +220,17 @@ pub struct PresentedToken {
     /// The generation the token claims.
     pub generation: u64,
     mac: Vec<u8>,
+}
+
+impl fmt::Debug for PresentedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PresentedToken")
+            .field("user_id", &self.user_id)
+            .field("session_id", &self.session_id)
+            .field("generation", &self.generation)
+            .field("mac", &"[REDACTED]")
+            .finish()
+    }
 }
 
 impl PresentedToken {
@@ -382,7 +394,13 @@ mod tests {
         let mac = token.expose_secret().rsplit('.').next().expect("mac");
         assert_eq!(BASE64.decode(mac).expect("base64").len(), 32);
         assert!(!token.expose_secret().contains(&session.seed.encode()));
-        assert!(!format!("{token:?}{:?}", session.seed).contains(mac));
+        let presented = PresentedToken::parse(token.expose_secret()).expect("parses");
+        let printed = format!("{token:?}{:?}{presented:?}", session.seed);
+        assert!(!printed.contains(mac), "{printed}");
+        assert!(
+            !printed.contains(&format!("{:?}", presented.mac)),
+            "{printed}"
+        );
     }
 
     #[test]
