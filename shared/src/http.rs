@@ -174,21 +174,12 @@ pub fn client_info(request: &Request) -> ClientInfo {
     }
 }
 
-/// A path parameter of the route (`{id}` in `/sessions/{id}`), as API Gateway extracted it; the
-/// last path segment when the event carries none (the local emulator).
+/// A path parameter of the route (`{id}` in `/sessions/{id}`), as API Gateway (or the local
+/// emulator, which does the same) extracted it.
 pub fn path_parameter(request: &Request, name: &str) -> Option<String> {
     request
         .path_parameters_ref()
         .and_then(|parameters| parameters.first(name).map(str::to_owned))
-        .or_else(|| {
-            request
-                .uri()
-                .path()
-                .rsplit('/')
-                .next()
-                .filter(|segment| !segment.is_empty())
-                .map(str::to_owned)
-        })
 }
 
 /// Parses a JSON object body and validates its fields in one pass.
