@@ -19,6 +19,7 @@ struct Change {
     expression: String,
     names: Vec<(String, String)>,
     values: Vec<(String, AttributeValue)>,
+    remove_name: bool,
 }
 
 impl Change {
@@ -30,6 +31,7 @@ impl Change {
                 (":read".into(), n(user.version)),
                 (":next".into(), n(user.version + 1)),
             ],
+            remove_name: false,
         }
     }
 
@@ -42,20 +44,20 @@ impl Change {
         self
     }
 
-    fn name(self, name: Option<&DisplayName>) -> (Self, bool) {
+    fn name(mut self, name: Option<&DisplayName>) -> Self {
         match name {
-            Some(name) => (self.set("name", item::NAME, s(name.as_str())), false),
+            Some(name) => self.set("name", item::NAME, s(name.as_str())),
             None => {
-                let mut change = self;
-                change.names.push(("#name".into(), item::NAME.into()));
-                (change, true)
+                self.names.push(("#name".into(), item::NAME.into()));
+                self.remove_name = true;
+                self
             }
         }
     }
 
-    fn update_expression(&self, remove_name: bool) -> String {
+    fn update_expression(&self) -> String {
         let mut expression = format!("SET #version = :next{}", self.expression);
-        if remove_name {
+        if self.remove_name {
             expression.push_str(" REMOVE #name");
         }
         expression
@@ -72,7 +74,7 @@ impl UserStore {
         hash: &PasswordHashString,
     ) -> Result<Option<u64>, ApiError> {
         let change = Change::new(user).set("hash", item::PASSWORD_HASH, s(hash.as_str()));
-        let written = self.write_change(user, change, false).await?;
+        let written = self.write_change(user, change).await?;
         Ok(written.then_some(user.version + 1))
     }
 
@@ -92,13 +94,12 @@ impl UserStore {
         let mut updated = user.clone();
         updated.version += 1;
         let mut change = Change::new(user);
-        let mut remove_name = false;
         if let Some(name) = name {
-            (change, remove_name) = change.name(name);
+            change = change.name(name);
             updated.name = name.cloned();
         }
         let Some(email) = email.filter(|email| **email != user.email) else {
-            return self.update_user(change, remove_name, updated).await;
+            return self.update_user(change, updated).await;
         };
         change = change.set("email", item::EMAIL, s(email.as_str()));
         updated.email = email.clone();
@@ -106,7 +107,7 @@ impl UserStore {
         let user_update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(item::user_key(&user.id)))
-            .update_expression(change.update_expression(remove_name))
+            .update_expression(change.update_expression())
             .condition_expression("#version = :read")
             .set_expression_attribute_names(Some(change.names.into_iter().collect()))
             .set_expression_attribute_values(Some(change.values.into_iter().collect()))
@@ -134,13 +135,8 @@ impl UserStore {
         Ok(updated)
     }
 
-    async fn update_user(
-        &self,
-        change: Change,
-        remove_name: bool,
-        updated: User,
-    ) -> Result<User, ApiError> {
-        if self.write_change(&updated, change, remove_name).await? {
+    async fn update_user(&self, change: Change, updated: User) -> Result<User, ApiError> {
+        if self.write_change(&updated, change).await? {
             Ok(updated)
         } else {
             Err(ApiError::PreconditionFailed)
@@ -148,18 +144,13 @@ impl UserStore {
     }
 
     /// One `UpdateItem` of the user item, conditional on its version: `false` if it moved.
-    async fn write_change(
-        &self,
-        user: &User,
-        change: Change,
-        remove_name: bool,
-    ) -> Result<bool, ApiError> {
+    async fn write_change(&self, user: &User, change: Change) -> Result<bool, ApiError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(item::user_key(&user.id)))
-            .update_expression(change.update_expression(remove_name))
+            .update_expression(change.update_expression())
             .condition_expression("#version = :read")
             .set_expression_attribute_names(Some(change.names.into_iter().collect()))
             .set_expression_attribute_values(Some(change.values.into_iter().collect()))
