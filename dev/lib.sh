@@ -76,6 +76,15 @@ create_table() {
   (cd "$ROOT/dev" && "$PY" local_table.py --endpoint "http://127.0.0.1:$1" --table "$2")
 }
 
+# start_docs PORT: the API's documents (docs/: openapi.yaml, requests.http) over HTTP on
+# 127.0.0.1:PORT, for tools that import a contract by URL.
+start_docs() {
+  setsid "$PY" -m http.server "$1" --bind 127.0.0.1 --directory "$ROOT/docs" \
+    >"$STATE_DIR/docs-$1.log" 2>&1 &
+  STARTED_PIDS+=("$!")
+  wait_for_http "http://127.0.0.1:$1/openapi.yaml" 30
+}
+
 # start_api PORT DDB_PORT TABLE [LOG [EXTRA ARGS...]]: cargo lambda watch on 127.0.0.1:PORT with
 # the template's routes (from Cargo.toml), the local env file, and the given DynamoDB port and
 # table; EXTRA ARGS (e.g. more --env-var) go to cargo lambda watch.

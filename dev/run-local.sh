@@ -5,12 +5,14 @@ source "$(dirname "$0")/lib.sh"
 
 PORT=${PORT:-9000}
 DDB_PORT=${DDB_PORT:-8000}
+DOCS_PORT=${DOCS_PORT:-$(( PORT + 1 ))}
 TABLE=accounts-local
 
-# Both ports must be free before anything starts (or any log is opened): another instance's
+# Every port must be free before anything starts (or any log is opened): another instance's
 # processes and logs are never touched.
 require_free_port "$PORT" PORT
 require_free_port "$DDB_PORT" DDB_PORT
+require_free_port "$DOCS_PORT" DOCS_PORT
 
 # A deliberate stop (Ctrl-C, or `make stop` for a run in the background, where shells ignore
 # SIGINT) stops what this run started and exits 0.
@@ -30,17 +32,22 @@ create_table "$DDB_PORT" "$TABLE"
 echo "==> building the functions"
 cargo build --workspace --bins
 
+echo "==> API documents (docs/openapi.yaml, docs/requests.http) on 127.0.0.1:$DOCS_PORT"
+start_docs "$DOCS_PORT"
+
 echo "==> API (cargo lambda watch) on 127.0.0.1:$PORT"
 start_api "$PORT" "$DDB_PORT" "$TABLE"
 wait_for_http "http://127.0.0.1:$PORT/profile" 300
 if ! all_alive; then
-  echo "error: the local DynamoDB or the API stopped while starting; see .local/dynamodb-$DDB_PORT.log and the output above" >&2
+  echo "error: the local DynamoDB, the document server or the API stopped while starting; see .local/dynamodb-$DDB_PORT.log and the output above" >&2
   exit 1
 fi
 
 cat <<MSG
 
   Accounts API running at http://127.0.0.1:$PORT  (Ctrl-C, or make stop PORT=$PORT, stops everything)
+  OpenAPI document:       http://127.0.0.1:$DOCS_PORT/openapi.yaml  (docs/openapi.yaml)
+  Requests to click:      docs/requests.http  (VS Code REST Client, JetBrains HTTP Client)
 
   curl -i -X POST http://127.0.0.1:$PORT/register -H 'content-type: application/json' \\
        -d '{"email": "ada@example.com", "password": "correct horse battery staple", "name": "Ada"}'

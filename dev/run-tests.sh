@@ -36,5 +36,8 @@ export E2E_BASE_URL="http://127.0.0.1:$API_PORT" E2E_THROTTLE_BASE_DELAY_SECONDS
 rm -rf target/dynamodb-calls
 cargo test --workspace --no-fail-fast
 
-echo "==> template checks (sam validate, cfn-lint, consistency)"
+echo "==> template, contract and local-run checks (sam validate, cfn-lint, OpenAPI, requests.http, make dev)"
 LOCAL_DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" "$PY" -m pytest -q -p no:cacheprovider dev/tests
+
+# Last: it registers accounts and drives login throttles, which no other test may meet.
+dev/contract/run.sh "$E2E_BASE_URL" quick

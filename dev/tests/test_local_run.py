@@ -1,5 +1,6 @@
-"""`make dev` tells the truth about its ports: on a busy one it stops at once, names the port and
-the variable that moves it, and exits non-zero, touching nothing of the instance that has it."""
+"""`make dev` tells the truth: on a busy port it stops at once, names the port and the variable
+that moves it, and exits non-zero, touching nothing of the instance that has it; when it says
+"running", the API and its documents answer; and `make stop` ends it with exit code 0."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ import os
 import pathlib
 import socket
 import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -18,7 +23,7 @@ def free_port() -> int:
 
 
 def run_local(port: int, ddb_port: int) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PORT": str(port), "DDB_PORT": str(ddb_port)}
+    env = {**os.environ, "PORT": str(port), "DDB_PORT": str(ddb_port), "DOCS_PORT": str(free_port())}
     return subprocess.run(
         ["bash", "dev/run-local.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
@@ -50,3 +55,68 @@ def test_a_busy_dynamodb_port_stops_make_dev_before_its_log_is_touched():
         log.unlink()
     assert result.returncode != 0
     assert f"port {ddb_port}" in result.stderr and "DDB_PORT=" in result.stderr, result.stderr
+
+
+def test_a_busy_documents_port_stops_make_dev_too():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        docs_port = busy.getsockname()[1]
+        env = {**os.environ, "PORT": str(free_port()), "DDB_PORT": str(free_port()),
+               "DOCS_PORT": str(docs_port)}  # fmt: skip
+        result = subprocess.run(["bash", "dev/run-local.sh"], cwd=ROOT, env=env,
+                                capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode != 0
+    assert f"port {docs_port}" in result.stderr and "DOCS_PORT=" in result.stderr, result.stderr
+
+
+def status_of(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_make_dev_serves_the_api_and_its_contract_and_make_stop_ends_it_with_0():
+    port, ddb_port, docs_port = free_port(), free_port(), free_port()
+    env = {**os.environ, "PORT": str(port), "DDB_PORT": str(ddb_port), "DOCS_PORT": str(docs_port)}
+    dev = subprocess.Popen(["make", "--no-print-directory", "dev"], cwd=ROOT, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        output = []
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            line = dev.stdout.readline()
+            if not line:
+                break
+            output.append(line)
+            if "Accounts API running" in line:
+                break
+        assert any("Accounts API running" in line for line in output), "".join(output)
+        for line in dev.stdout:  # the rest of the banner
+            output.append(line)
+            if "requests.http" in line:
+                break
+        banner = "".join(output)
+        # Keep reading what the API logs, as a terminal would: a full pipe would block it.
+        threading.Thread(target=dev.stdout.read, daemon=True).start()
+        assert f"http://127.0.0.1:{docs_port}/openapi.yaml" in banner, banner
+
+        status, document = status_of(f"http://127.0.0.1:{docs_port}/openapi.yaml")
+        assert status == 200 and document.startswith(b"openapi: 3.1"), status
+        assert status_of(f"http://127.0.0.1:{port}/profile")[0] == 401
+
+        stop = subprocess.run(["make", "--no-print-directory", "stop", f"PORT={port}"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert stop.returncode == 0, stop.stderr
+        assert dev.wait(timeout=60) == 0, "a deliberate stop exits 0"
+        assert not (ROOT / ".local" / f"dev-{port}.pid").exists()
+        for busy in (port, ddb_port, docs_port):
+            with socket.socket() as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(("127.0.0.1", busy))  # freed: everything it started has stopped
+    finally:
+        if dev.poll() is None:
+            dev.terminate()
+            dev.wait(timeout=60)

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::error::Error as StdError;
 
-use lambda_http::http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
@@ -53,12 +53,6 @@ pub enum ApiError {
     /// 404 `session_not_found`: not one of the caller's live sessions (whoever's it is).
     #[error("No such session.")]
     SessionNotFound,
-    /// 405 `method_not_allowed`: the route exists but not with this method.
-    #[error("This method is not allowed on this route.")]
-    MethodNotAllowed {
-        /// The method the route does accept (sent back in `Allow`).
-        allow: Method,
-    },
     /// 409 `email_taken`: an account with this email (in any letter case) already exists.
     #[error("An account with this email already exists.")]
     EmailTaken,
@@ -104,7 +98,6 @@ impl ApiError {
             | Self::MissingToken
             | Self::InvalidToken => StatusCode::UNAUTHORIZED,
             Self::SessionNotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::EmailTaken => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -126,7 +119,6 @@ impl ApiError {
             Self::SessionNotFound => "session_not_found",
             Self::MissingToken => "missing_token",
             Self::InvalidToken => "invalid_token",
-            Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::EmailTaken => "email_taken",
             Self::PreconditionFailed => "precondition_failed",
             Self::PayloadTooLarge => "payload_too_large",
@@ -162,11 +154,6 @@ impl ApiError {
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static(BEARER_INVALID_TOKEN),
                 );
-            }
-            Self::MethodNotAllowed { allow } => {
-                if let Ok(allow) = HeaderValue::from_str(allow.as_str()) {
-                    headers.insert(header::ALLOW, allow);
-                }
             }
             Self::TooManyAttempts { retry_after } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
@@ -224,9 +211,6 @@ mod tests {
             ApiError::MissingToken,
             ApiError::InvalidToken,
             ApiError::SessionNotFound,
-            ApiError::MethodNotAllowed {
-                allow: Method::POST,
-            },
             ApiError::EmailTaken,
             ApiError::PreconditionFailed,
             ApiError::PayloadTooLarge,
@@ -380,11 +364,5 @@ mod tests {
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(headers[header::RETRY_AFTER], "8");
         assert_eq!(body["error"]["code"], "too_many_attempts");
-    }
-
-    #[test]
-    fn method_not_allowed_names_the_allowed_method() {
-        let (_, headers, _) = rendered(ApiError::MethodNotAllowed { allow: Method::GET });
-        assert_eq!(headers[header::ALLOW], "GET");
     }
 }

@@ -5,7 +5,7 @@ use std::fmt::Display;
 use std::future::Future;
 use std::time::Instant;
 
-use lambda_http::http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::{Deserializer, MapAccess, Visitor};
@@ -22,10 +22,14 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// Runs one request through `handle` and always answers with an HTTP response.
 ///
 /// This is the single place where an [`ApiError`] becomes a response (`lambda_http` would turn
-/// an `Err` into a Lambda invocation error, a bare 500 from the HTTP API). It also checks the
-/// method (a 405 for anything but `method`) and writes one log line per request with the status
-/// and latency; it never logs headers or bodies. [`crate::runtime::respond`] calls it.
-pub async fn serve<F, Fut>(request: Request, method: Method, handle: F) -> Response<Body>
+/// an `Err` into a Lambda invocation error, a bare 500 from the HTTP API). It also writes one log
+/// line per request with the status and latency; it never logs headers or bodies.
+/// [`crate::runtime::respond`] calls it.
+///
+/// It does not check the method: a function only receives its own route's events (API Gateway
+/// and the local emulator route by method and path, and a test keeps both tables equal to the
+/// template), and any other method or path never reaches a function: it is the router's 404.
+pub async fn serve<F, Fut>(request: Request, handle: F) -> Response<Body>
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Result<Response<Body>, ApiError>>,
@@ -38,12 +42,7 @@ where
         apigw_request_id = api_gateway_request_id(&request).unwrap_or("-"),
     );
     async move {
-        let result = if request.method() == method {
-            handle(request).await
-        } else {
-            Err(ApiError::MethodNotAllowed { allow: method })
-        };
-        let response = result.unwrap_or_else(|error| {
+        let response = handle(request).await.unwrap_or_else(|error| {
             log_error(&error);
             error.into_response()
         });
@@ -263,7 +262,8 @@ impl JsonFields {
         self.string(name, raw.as_deref(), parse)
     }
 
-    /// A string field that may be absent or `null`.
+    /// A string field that may be absent. `null` is not absent: it is refused (a field that
+    /// may be `null` is [`JsonFields::nullable`], which the contract says so for).
     pub fn optional<T, E: Display>(
         &mut self,
         name: &'static str,
@@ -271,7 +271,7 @@ impl JsonFields {
     ) -> Option<Option<T>> {
         match self.fields.remove(name) {
             None => Some(None),
-            Some(raw) if raw.get() == "null" => Some(None),
+            Some(raw) if raw.get() == "null" => self.reject(name, "must be a string"),
             Some(raw) => self.string(name, Some(&raw), parse).map(Some),
         }
     }
@@ -505,6 +505,28 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    /// `optional` fields may be absent but not `null`; `nullable` ones tell `null` from absent.
+    #[test]
+    fn null_is_refused_by_optional_fields_and_kept_by_nullable_ones() {
+        let parse = |body: &str| {
+            parse_json_body(&json(body), |f| {
+                let o = f.optional("o", |s| Ok::<_, Infallible>(s.to_owned()));
+                let n = f.nullable("n", |s| Ok::<_, Infallible>(s.to_owned()));
+                Some((o?, n?))
+            })
+        };
+        assert_eq!(parse("{}").expect("absent"), (None, None));
+        assert_eq!(
+            parse(r#"{"n": null}"#).expect("null name"),
+            (None, Some(None))
+        );
+        assert_eq!(
+            details(parse(r#"{"o": null}"#))["o"],
+            "must be a string",
+            "null is not absent"
+        );
     }
 
     /// Secrets in every kind of bad field: a refused value, a wrong type, an unknown field, a

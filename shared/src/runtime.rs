@@ -15,7 +15,7 @@ use std::future::Future;
 use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use lambda_http::aws_lambda_events::encodings::Body as EventBody;
 use lambda_http::http::header::{HOST, SET_COOKIE};
-use lambda_http::http::{HeaderName, HeaderValue, Method};
+use lambda_http::http::{HeaderName, HeaderValue};
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Body, Request, RequestExt, Response, service_fn};
@@ -58,9 +58,9 @@ where
 /// Answers one event: converts it into a [`Request`] (or refuses it with `400 bad_request`),
 /// runs it through [`serve`] with `handle`, and converts the response back.
 ///
-/// Every function's `handler` is this call with its method and its handling function; tests call
+/// Every function's `handler` is this call with its handling function; tests call
 /// the same `handler`, so they exercise exactly what Lambda runs.
-pub async fn respond<F, Fut>(event: Event, method: Method, handle: F) -> EventResponse
+pub async fn respond<F, Fut>(event: Event, handle: F) -> EventResponse
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Result<Response<Body>, ApiError>>,
@@ -83,10 +83,10 @@ where
             }
             #[cfg(feature = "testing")]
             let response = crate::testing::IN_HANDLER
-                .scope(route, serve(request, method, handle))
+                .scope(route, serve(request, handle))
                 .await;
             #[cfg(not(feature = "testing"))]
-            let response = serve(request, method, handle).await;
+            let response = serve(request, handle).await;
             response
         }
         Err(rejected) => {
@@ -291,7 +291,7 @@ pub fn into_event_response(response: Response<Body>) -> EventResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lambda_http::http::StatusCode;
+    use lambda_http::http::{Method, StatusCode};
     use proptest::prelude::*;
     use serde_json::json;
 
@@ -389,7 +389,6 @@ mod tests {
                 .expect("runtime")
                 .block_on(respond(
                     LambdaEvent::new(event, lambda_runtime::Context::default()),
-                    Method::GET,
                     |_| async { Err(ApiError::internal("never reached")) },
                 ));
             assert_eq!(answer.status_code, 400);

@@ -697,3 +697,30 @@ fn account_management_end_to_end() {
         "the address is free at once"
     );
 }
+
+/// A method or path the API does not have never reaches a function: the router answers 404
+/// itself (as the README's error table says), with the emulator's plain text rather than the
+/// project's envelope. Nothing is registered by the wrong method either.
+#[test]
+fn unknown_methods_and_paths_are_the_routers_404_and_reach_no_function() {
+    let email = unique_email("e2e-method");
+    let body = json!({"email": email, "password": PASSWORD}).to_string();
+    for method in ["PUT", "PATCH", "DELETE", "GET"] {
+        let request = lambda_http::http::Request::builder()
+            .method(method)
+            .uri(format!("{}/register", base_url()))
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .expect("a request");
+        let answer = reply(agent().run(request));
+        assert_eq!(answer.status, 404, "{method} /register: {}", answer.raw);
+        assert!(answer.json.get("error").is_none(), "{}", answer.raw);
+    }
+    let unknown = reply(agent().get(format!("{}/users", base_url())).call());
+    assert_eq!(unknown.status, 404, "{}", unknown.raw);
+    // The address is still free: none of those requests registered it.
+    assert_eq!(
+        post_json("/register", &json!({"email": email, "password": PASSWORD})).status,
+        201
+    );
+}

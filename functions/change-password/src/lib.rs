@@ -3,7 +3,6 @@
 
 use std::convert::Infallible;
 
-use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use secrecy::SecretString;
 use shared::auth::authenticate;
@@ -16,10 +15,7 @@ use shared::{ApiError, AppState};
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
 /// can send (see [`shared::runtime::respond`]).
 pub async fn handler(state: &AppState, event: Event) -> EventResponse {
-    respond(event, Method::PUT, |request| {
-        change_password(state, request)
-    })
-    .await
+    respond(event, |request| change_password(state, request)).await
 }
 
 async fn change_password(state: &AppState, request: Request) -> Result<Response<Body>, ApiError> {

@@ -3,7 +3,6 @@
 
 use std::convert::Infallible;
 
-use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use secrecy::SecretString;
 use shared::auth::authenticate;
@@ -15,10 +14,7 @@ use shared::{ApiError, AppState};
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
 /// can send (see [`shared::runtime::respond`]).
 pub async fn handler(state: &AppState, event: Event) -> EventResponse {
-    respond(event, Method::DELETE, |request| {
-        delete_account(state, request)
-    })
-    .await
+    respond(event, |request| delete_account(state, request)).await
 }
 
 async fn delete_account(state: &AppState, request: Request) -> Result<Response<Body>, ApiError> {

@@ -1,7 +1,6 @@
 //! `DELETE /sessions`: "sign out everywhere else": ends every session of the caller but the
 //! current one.
 
-use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use shared::auth::authenticate;
 use shared::clock::now_seconds;
@@ -12,10 +11,7 @@ use shared::{ApiError, AppState};
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
 /// can send (see [`shared::runtime::respond`]).
 pub async fn handler(state: &AppState, event: Event) -> EventResponse {
-    respond(event, Method::DELETE, |request| {
-        end_other_sessions(state, request)
-    })
-    .await
+    respond(event, |request| end_other_sessions(state, request)).await
 }
 
 async fn end_other_sessions(

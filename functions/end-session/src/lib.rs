@@ -1,6 +1,5 @@
 //! `DELETE /sessions/{id}`: ends one of the caller's sessions (their current one included).
 
-use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use shared::auth::authenticate;
 use shared::clock::now_seconds;
@@ -12,7 +11,7 @@ use shared::{ApiError, AppState};
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
 /// can send (see [`shared::runtime::respond`]).
 pub async fn handler(state: &AppState, event: Event) -> EventResponse {
-    respond(event, Method::DELETE, |request| end_session(state, request)).await
+    respond(event, |request| end_session(state, request)).await
 }
 
 async fn end_session(state: &AppState, request: Request) -> Result<Response<Body>, ApiError> {

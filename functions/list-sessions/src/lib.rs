@@ -1,6 +1,6 @@
 //! `GET /sessions`: the caller's live sessions, newest first.
 
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use shared::auth::authenticate;
@@ -13,7 +13,7 @@ use shared::{ApiError, AppState};
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
 /// can send (see [`shared::runtime::respond`]).
 pub async fn handler(state: &AppState, event: Event) -> EventResponse {
-    respond(event, Method::GET, |request| list_sessions(state, request)).await
+    respond(event, |request| list_sessions(state, request)).await
 }
 
 #[derive(Serialize)]

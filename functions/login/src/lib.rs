@@ -8,7 +8,7 @@
 
 use std::convert::Infallible;
 
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use secrecy::SecretString;
 use shared::auth::signed_in;
@@ -22,7 +22,7 @@ use shared::{ApiError, AppState};
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
 /// can send (see [`shared::runtime::respond`]).
 pub async fn handler(state: &AppState, event: Event) -> EventResponse {
-    respond(event, Method::POST, |request| login(state, request)).await
+    respond(event, |request| login(state, request)).await
 }
 
 async fn login(state: &AppState, request: Request) -> Result<Response<Body>, ApiError> {

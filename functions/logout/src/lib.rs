@@ -1,10 +1,9 @@
-//! `POST /logout`: ends a session. With a bearer token, that token's session; without one, the
-//! session of the refresh token in the body, answering `204` whether or not it was valid
+//! `POST /logout`: ends the session of every credential presented: the bearer token's, and the
+//! refresh token's in the body. A refresh token is answered `204` whether or not it was valid
 //! (RFC 7009 §2.2), so a client whose access token has expired can still sign out.
 
 use std::convert::Infallible;
 
-use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use secrecy::{ExposeSecret, SecretString};
 use shared::auth::{authenticate, presents_credentials};
@@ -16,29 +15,42 @@ use shared::{ApiError, AppState};
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
 /// can send (see [`shared::runtime::respond`]).
 pub async fn handler(state: &AppState, event: Event) -> EventResponse {
-    respond(event, Method::POST, |request| logout(state, request)).await
+    respond(event, |request| logout(state, request)).await
 }
 
 async fn logout(state: &AppState, request: Request) -> Result<Response<Body>, ApiError> {
-    if presents_credentials(&request) {
-        let authenticated = authenticate(state, &request).await?;
-        let principal = &authenticated.principal;
+    // Everything is checked before anything ends: a request that is refused changes nothing.
+    let bearer = if presents_credentials(&request) {
+        Some(authenticate(state, &request).await?.principal)
+    } else {
+        None
+    };
+    // A body is parsed strictly whenever there is one (with a bearer token too: a malformed body
+    // is a 400, never silently ignored); without a bearer token it is the only credential.
+    let refresh_token = if bearer.is_some() && request.body().is_empty() {
+        None
+    } else if bearer.is_none() && request.body().is_empty() {
+        return Err(ApiError::MissingToken);
+    } else {
+        Some(parse_json_body(&request, |fields| {
+            fields.required("refresh_token", |raw| {
+                Ok::<_, Infallible>(SecretString::from(raw))
+            })
+        })?)
+    };
+
+    if let Some(principal) = bearer {
         state
             .users
             .end_session(&principal.user_id, &principal.session_id)
             .await?;
         tracing::info!(user_id = %principal.user_id, "signed out");
-        return Ok(no_content());
     }
-    if request.body().is_empty() {
-        return Err(ApiError::MissingToken);
-    }
-    let raw = parse_json_body(&request, |fields| {
-        fields.required("refresh_token", |raw| {
-            Ok::<_, Infallible>(SecretString::from(raw))
-        })
-    })?;
-    if let Some(presented) = PresentedToken::parse(raw.expose_secret()) {
+    // Ends the refresh token's session if it is valid; answers the same whether or not it was.
+    if let Some(presented) = refresh_token
+        .as_ref()
+        .and_then(|raw| PresentedToken::parse(raw.expose_secret()))
+    {
         let session = state
             .users
             .get_session(&presented.user_id, &presented.session_id)

@@ -95,3 +95,42 @@ async fn logging_out_twice_is_401_the_second_time() {
     assert_eq!(logout(&state, &event).await.0, StatusCode::NO_CONTENT);
     assert_eq!(logout(&state, &event).await.0, StatusCode::UNAUTHORIZED);
 }
+
+/// With a bearer token the body is still parsed strictly (never silently ignored), and a refresh
+/// token in it ends its session too; a refused request ends nothing.
+#[tokio::test]
+async fn a_bearer_token_with_a_body_ends_both_sessions_and_a_bad_body_ends_none() {
+    let state = state().await;
+    let user = new_user(&state, "logout-both").await;
+    let this = sign_in(&state, &user).await;
+    let other = sign_in(&state, &user).await;
+
+    for bad in [
+        json!({"refresh_token": 7}),
+        json!({"token": "x"}),
+        json!({}),
+    ] {
+        let event = with_json_body(bearer_with_body(&this.bearer), &bad);
+        let (status, _, body) = logout(&state, &event).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert_eq!(body["error"]["code"], "validation_failed");
+    }
+    assert_eq!(auth_status(&state, &this.bearer).await, StatusCode::OK);
+
+    let event = with_json_body(
+        bearer_with_body(&this.bearer),
+        &json!({"refresh_token": other.refresh_token}),
+    );
+    assert_eq!(logout(&state, &event).await.0, StatusCode::NO_CONTENT);
+    for ended in [&this, &other] {
+        assert_eq!(
+            auth_status(&state, &ended.bearer).await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}
+
+fn bearer_with_body(bearer: &str) -> Value {
+    let event = with_header(event("logout/ok"), "authorization", bearer);
+    with_header(event, "content-type", "application/json")
+}

@@ -1,6 +1,6 @@
 //! `GET /profile`: the signed-in user, with an `ETag` for `PATCH /profile`'s `If-Match`.
 
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::auth::authenticate;
 use shared::http::json_response_with_etag;
@@ -10,7 +10,7 @@ use shared::{ApiError, AppState};
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
 /// can send (see [`shared::runtime::respond`]).
 pub async fn handler(state: &AppState, event: Event) -> EventResponse {
-    respond(event, Method::GET, |request| profile(state, request)).await
+    respond(event, |request| profile(state, request)).await
 }
 
 async fn profile(state: &AppState, request: Request) -> Result<Response<Body>, ApiError> {

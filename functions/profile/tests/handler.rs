@@ -82,15 +82,6 @@ async fn every_bad_token_is_401_invalid_token() {
     }
 }
 
-#[tokio::test]
-async fn other_methods_get_405() {
-    let mut event = event("profile/missing-token");
-    event["requestContext"]["http"]["method"] = json!("DELETE");
-    let (status, headers, _) = profile(&event).await;
-    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(headers[header::ALLOW], "GET");
-}
-
 async fn signed_in_user() -> (String, Value) {
     let state = state().await;
     let email = unique_email("profile-hostile");

@@ -8,7 +8,7 @@
 
 use std::convert::Infallible;
 
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use secrecy::{ExposeSecret, SecretString};
 use shared::auth::signed_in;
@@ -21,7 +21,7 @@ use shared::{ApiError, AppState};
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
 /// can send (see [`shared::runtime::respond`]).
 pub async fn handler(state: &AppState, event: Event) -> EventResponse {
-    respond(event, Method::POST, |request| refresh(state, request)).await
+    respond(event, |request| refresh(state, request)).await
 }
 
 /// Rotation races: a refresh that lost one re-reads the session once and answers from it.

@@ -1,6 +1,6 @@
 //! `POST /register`: creates an account and signs it in (its first session).
 
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::auth::signed_in;
 use shared::email::Email;
@@ -14,7 +14,7 @@ use shared::{ApiError, AppState};
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
 /// can send (see [`shared::runtime::respond`]).
 pub async fn handler(state: &AppState, event: Event) -> EventResponse {
-    respond(event, Method::POST, |request| register(state, request)).await
+    respond(event, |request| register(state, request)).await
 }
 
 #[derive(Debug)]
@@ -30,7 +30,10 @@ async fn register(state: &AppState, request: Request) -> Result<Response<Body>, 
         let password = fields.required("password", |raw| {
             state.password_policy.parse(raw, email.as_ref())
         });
-        let name = fields.optional("name", DisplayName::parse);
+        // Absent and `null` both mean no name.
+        let name = fields
+            .nullable("name", DisplayName::parse)
+            .map(Option::flatten);
         Some(Registration {
             email: email?,
             password: password?,

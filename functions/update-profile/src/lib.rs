@@ -2,7 +2,7 @@
 //! (`If-Match`, and every write conditional on the version read). Changing the email needs the
 //! current password, checked exactly as sign-in checks it.
 
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use secrecy::SecretString;
 use shared::auth::authenticate;
@@ -16,10 +16,7 @@ use shared::{ApiError, AppState};
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
 /// can send (see [`shared::runtime::respond`]).
 pub async fn handler(state: &AppState, event: Event) -> EventResponse {
-    respond(event, Method::PATCH, |request| {
-        update_profile(state, request)
-    })
-    .await
+    respond(event, |request| update_profile(state, request)).await
 }
 
 #[derive(Debug)]
@@ -31,7 +28,6 @@ struct Changes {
 async fn update_profile(state: &AppState, request: Request) -> Result<Response<Body>, ApiError> {
     let authenticated = authenticate(state, &request).await?;
     let user = authenticated.user;
-    check_if_match(&request, user.version)?;
     let changes = parse_json_body(&request, |fields| {
         let name = fields.nullable("name", DisplayName::parse);
         let email = fields.optional("email", Email::parse);
@@ -51,6 +47,9 @@ async fn update_profile(state: &AppState, request: Request) -> Result<Response<B
         }
         Some(Changes { name, email })
     })?;
+    // After the body: a request that would be refused without its precondition is refused the
+    // same way with one (RFC 9110 §13.2.1), so a 400 wins over a 412.
+    check_if_match(&request, user.version)?;
 
     let new_email = match changes.email {
         Some((email, password)) if email != user.email => {

@@ -64,6 +64,20 @@ async fn a_stale_if_match_is_412_and_nothing_is_written() {
     );
 }
 
+/// RFC 9110 §13.2.1: a request that would be refused without its precondition is refused the
+/// same way with one; a stale `If-Match` does not turn a bad body into a 412.
+#[tokio::test]
+async fn a_bad_body_is_400_even_with_a_stale_if_match() {
+    let state = state().await;
+    let me = sign_in(&state, &new_user(&state, "patch-order").await).await;
+    let stale = event("update-profile/stale-if-match");
+    for body in [json!({}), json!({"name": 7}), json!({"nmae": "Ada"})] {
+        let (status, _, answer) = patch(&state, &me, with_json_body(stale.clone(), &body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+        assert_eq!(answer["error"]["code"], "validation_failed");
+    }
+}
+
 /// Optimistic locking: two PATCHes with the same If-Match, at once: exactly one 200, one 412.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_concurrent_patches_with_one_etag_give_one_200_and_one_412() {

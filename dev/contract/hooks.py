@@ -1,0 +1,80 @@
+"""Schemathesis hooks for the Accounts API, loaded by dev/contract/run.sh (SCHEMATHESIS_HOOKS).
+
+Authentication: a protected operation gets the access token of an account this hook registers
+itself. Tests end sessions (logout, DELETE /sessions/{id}) and delete accounts, so a token is
+used for a few seconds at most and fetched anew after any 401, and after a 429 (wrong current
+passwords throttle the account, as they should). Registering rather than logging in keeps the
+fetch clear of the login throttle, which the tests drive on purpose. A request that
+carries a token this API issued during the run (a stateful link passing on what register,
+login or refresh answered) keeps it; a generated one is replaced.
+"""
+
+import json
+import os
+import threading
+import urllib.request
+import uuid
+
+import schemathesis
+
+BASE_URL = os.environ["CONTRACT_BASE_URL"]
+PASSWORD = "schemathesis fixture password"
+ISSUED: set[str] = set()
+ISSUED_LOCK = threading.Lock()
+
+
+def register_account() -> str:
+    body = json.dumps({"email": f"contract-{uuid.uuid4().hex}@example.com", "password": PASSWORD})
+    request = urllib.request.Request(
+        f"{BASE_URL}/register",
+        data=body.encode(),
+        headers={"content-type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.load(response)["access_token"]
+
+
+@schemathesis.auth(refresh_interval=5, retry_on=[401, 429]).skip_for(operation_id=["register", "login", "refresh"])
+class FreshAccount:
+    def get(self, case, context):
+        return register_account()
+
+    def set(self, case, data, context):
+        headers = case.headers
+        presented = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
+        with ISSUED_LOCK:
+            keep = isinstance(presented, str) and presented.removeprefix("Bearer ") in ISSUED
+        if not keep:
+            for name in [k for k in headers if k.lower() == "authorization"]:
+                del headers[name]
+            headers["Authorization"] = f"Bearer {data}"
+
+
+@schemathesis.hook
+def after_call(context, case, response):
+    """Remembers every access token the API hands out, so that links may pass it on."""
+    if response.status_code in (200, 201):
+        try:
+            token = json.loads(response.content).get("access_token")
+        except (ValueError, AttributeError):
+            return
+        if isinstance(token, str):
+            with ISSUED_LOCK:
+                ISSUED.add(token)
+
+
+@schemathesis.hook
+def filter_body(context, body):
+    """Leaves out bodies that are not UTF-8.
+
+    `cargo lambda watch` cannot put such a body into an event and answers 500 itself, without
+    calling the function. API Gateway delivers it base64-encoded, and the functions answer
+    `400 malformed_json`: the handler test `register/binary-body` (events/) holds that.
+    """
+    if isinstance(body, (bytes, bytearray)):
+        try:
+            bytes(body).decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    return True
