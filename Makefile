@@ -68,7 +68,7 @@ build: venv ## sam build: one arm64 bootstrap binary per function in .aws-sam/bu
 deploy: build ## sam deploy (guided the first time, then with samconfig.toml)
 	@if [ -f samconfig.toml ]; then $(VENV)/bin/sam deploy; else $(VENV)/bin/sam deploy --guided; fi
 
-bench: venv ## Handler latency and login-timing benchmark against a local stack (docs/benchmarks.md)
+bench: venv ## Cold start, latency, memory and size per function, Rust vs a Node twin (docs/benchmarks.md)
 	dev/bench.sh
 
 clean: ## Remove build outputs and the local tool environment

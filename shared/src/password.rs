@@ -6,9 +6,12 @@
 use std::fmt;
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{
+    self, Output, ParamsString, PasswordHash, PasswordHasher as _, SaltString,
+};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
+use std::sync::Arc;
 
 use crate::email::Email;
 use crate::error::ApiError;
@@ -210,6 +213,7 @@ pub struct PasswordHasher {
     argon2: Argon2<'static>,
     settings: Argon2Settings,
     dummy: String,
+    memory: Arc<ArgonMemory>,
 }
 
 impl fmt::Debug for PasswordHasher {
@@ -246,6 +250,7 @@ impl PasswordHasher {
             argon2,
             settings,
             dummy,
+            memory: Arc::new(ArgonMemory::new()),
         })
     }
 
@@ -258,15 +263,14 @@ impl PasswordHasher {
     #[tracing::instrument(skip_all)]
     pub async fn hash(&self, password: Password) -> Result<PasswordHashString, ApiError> {
         let argon2 = self.argon2.clone();
-        tokio::task::spawn_blocking(move || {
-            let salt = SaltString::generate(&mut OsRng);
-            argon2
-                .hash_password(password.expose().as_bytes(), &salt)
-                .map(|hash| PasswordHashString(hash.to_string()))
-                .map_err(|error| ApiError::internal(format!("argon2 hashing failed: {error}")))
-        })
-        .await
-        .map_err(ApiError::internal)?
+        self.memory
+            .run(move |memory| {
+                let salt = SaltString::generate(&mut OsRng);
+                hash_in_memory(&argon2, password.expose().as_bytes(), &salt, memory)
+                    .map(PasswordHashString)
+                    .map_err(|error| ApiError::internal(format!("argon2 hashing failed: {error}")))
+            })
+            .await?
     }
 
     /// Verifies `candidate` against `stored`, on the blocking pool.
@@ -279,26 +283,140 @@ impl PasswordHasher {
         candidate: SecretString,
         stored: Option<PasswordHashString>,
     ) -> Result<Verification, ApiError> {
-        let argon2 = self.argon2.clone();
         let settings = self.settings;
         let dummy = self.dummy.clone();
-        tokio::task::spawn_blocking(move || {
-            let known = stored.is_some();
-            let phc = stored.map_or(dummy, |hash| hash.0);
-            let parsed = PasswordHash::new(&phc)
-                .map_err(|error| ApiError::internal(format!("stored hash is not PHC: {error}")))?;
-            // The stored hash's own parameters are used; the configured ones only judge them.
-            let matches = argon2
-                .verify_password(candidate.expose_secret().as_bytes(), &parsed)
-                .is_ok();
-            Ok(Verification {
-                matches: known && matches,
-                needs_rehash: known && matches && weaker_than(&parsed, settings),
+        self.memory
+            .run(move |memory| {
+                let known = stored.is_some();
+                let phc = stored.map_or(dummy, |hash| hash.0);
+                let parsed = PasswordHash::new(&phc).map_err(|error| {
+                    ApiError::internal(format!("stored hash is not PHC: {error}"))
+                })?;
+                // The stored hash's own parameters are used; the configured ones only judge them.
+                let matches =
+                    verify_in_memory(candidate.expose_secret().as_bytes(), &parsed, memory)
+                        .unwrap_or(false);
+                Ok(Verification {
+                    matches: known && matches,
+                    needs_rehash: known && matches && weaker_than(&parsed, settings),
+                })
             })
+            .await?
+    }
+}
+
+/// Argon2's working memory (19 MiB with the default parameters): a few buffers, reused by every
+/// hash and verification, and a limit of one hash per core at a time.
+///
+/// Allocated per call instead (as argon2's own `hash_password` does), glibc serves the second
+/// and later 19 MiB blocks from the thread's heap arena and keeps them: a function's resident
+/// memory grew by tens of MB over a few dozen sign-ins, and by one block per concurrent hash
+/// (docs/benchmarks.md has the figures). Hashing is CPU-bound, so more hashes at once than
+/// cores would only share the cores; the limit queues them instead, and bounds the buffers.
+#[derive(Debug)]
+struct ArgonMemory {
+    permits: tokio::sync::Semaphore,
+    free: std::sync::Mutex<Vec<Vec<Block>>>,
+}
+
+impl ArgonMemory {
+    fn new() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Self {
+            permits: tokio::sync::Semaphore::new(cores),
+            free: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs `f` on the blocking pool with a buffer (which `f` sizes), at most one call per core
+    /// at a time.
+    async fn run<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let _permit = self.permits.acquire().await.map_err(ApiError::internal)?;
+        let memory = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let mut buffer = memory.take();
+            let result = f(&mut buffer);
+            memory.give(buffer);
+            result
         })
         .await
-        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
     }
+
+    fn take(&self) -> Vec<Block> {
+        self.free
+            .lock()
+            .map(|mut free| free.pop().unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    fn give(&self, buffer: Vec<Block>) {
+        if let Ok(mut free) = self.free.lock() {
+            free.push(buffer);
+        }
+    }
+}
+
+/// What argon2's `hash_password` answers (the same PHC string), computed in `blocks`.
+fn hash_in_memory(
+    argon2: &Argon2<'_>,
+    password: &[u8],
+    salt: &SaltString,
+    memory: &mut Vec<Block>,
+) -> password_hash::Result<String> {
+    let salt = salt.as_salt();
+    let mut salt_buffer = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_buffer)?;
+    let params = argon2.params();
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    argon2.hash_password_into_with_memory(password, salt_bytes, &mut out, sized(memory, params))?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params)?,
+        salt: Some(salt),
+        hash: Some(Output::new(&out)?),
+    };
+    Ok(hash.to_string())
+}
+
+/// The first `params.block_count()` blocks of `memory`, grown if it is smaller.
+fn sized<'a>(memory: &'a mut Vec<Block>, params: &Params) -> &'a mut [Block] {
+    if memory.len() < params.block_count() {
+        memory.resize(params.block_count(), Block::new());
+    }
+    &mut memory[..params.block_count()]
+}
+
+/// What argon2's `verify_password` decides, computed in reusable memory: the
+/// stored hash's own algorithm, version and parameters, compared in constant time (`Output`'s
+/// equality).
+fn verify_in_memory(
+    password: &[u8],
+    stored: &PasswordHash<'_>,
+    memory: &mut Vec<Block>,
+) -> password_hash::Result<bool> {
+    let algorithm = Algorithm::try_from(stored.algorithm)?;
+    let version = stored
+        .version
+        .map(Version::try_from)
+        .transpose()?
+        .unwrap_or_default();
+    let params = Params::try_from(stored)?;
+    let (Some(salt), Some(expected)) = (stored.salt, stored.hash) else {
+        return Err(password_hash::Error::PhcStringField);
+    };
+    let mut salt_buffer = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_buffer)?;
+    let argon2 = Argon2::new(algorithm, version, params.clone());
+    let mut out = [0u8; Output::MAX_LENGTH];
+    let out = &mut out[..expected.len()];
+    // The stored hash's own parameters size the memory: an older hash may use less.
+    argon2.hash_password_into_with_memory(password, salt_bytes, out, sized(memory, &params))?;
+    Ok(Output::new(out)? == expected)
 }
 
 /// Whether a stored hash is not argon2id or uses less memory, fewer passes or fewer lanes than
@@ -433,6 +551,87 @@ mod tests {
 
     fn hasher() -> PasswordHasher {
         PasswordHasher::new(Argon2Settings::default()).expect("valid parameters")
+    }
+
+    /// The reusable-memory hash and verification are argon2's own, byte for byte: each accepts
+    /// what the other made, for the configured parameters and for older, weaker ones.
+    #[test]
+    fn thread_memory_hashing_is_interchangeable_with_argon2s_own() {
+        use argon2::password_hash::PasswordVerifier as _;
+        for settings in [
+            Argon2Settings::default(),
+            Argon2Settings {
+                memory_kib: 8192,
+                iterations: 1,
+                parallelism: 2,
+            },
+        ] {
+            let params = Params::new(
+                settings.memory_kib,
+                settings.iterations,
+                settings.parallelism,
+                None,
+            )
+            .expect("params");
+            let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+            let salt = SaltString::generate(&mut OsRng);
+            let mut memory = Vec::new();
+            let ours = hash_in_memory(&argon2, b"correct horse", &salt, &mut memory).expect("hash");
+            let theirs = argon2
+                .hash_password(b"correct horse", &salt)
+                .expect("hash")
+                .to_string();
+            assert_eq!(ours, theirs, "the same PHC string");
+            let parsed = PasswordHash::new(&theirs).expect("PHC");
+            assert!(verify_in_memory(b"correct horse", &parsed, &mut memory).expect("verify"));
+            assert!(!verify_in_memory(b"Correct horse", &parsed, &mut memory).expect("verify"));
+            assert!(
+                argon2
+                    .verify_password(b"correct horse", &PasswordHash::new(&ours).expect("PHC"))
+                    .is_ok()
+            );
+        }
+        // argon2i / argon2d hashes (another library's) verify too, with their own algorithm.
+        let params = Params::new(8192, 1, 1, None).expect("params");
+        let argon2i = Argon2::new(Algorithm::Argon2i, Version::V0x13, params);
+        let salt = SaltString::generate(&mut OsRng);
+        let stored = argon2i
+            .hash_password(b"pw-i", &salt)
+            .expect("hash")
+            .to_string();
+        let parsed = PasswordHash::new(&stored).expect("PHC");
+        assert!(verify_in_memory(b"pw-i", &parsed, &mut Vec::new()).expect("verify"));
+    }
+
+    /// However many verifications run at once, argon2 memory exists once per core at most
+    /// (the buffers are reused, and the rest wait their turn).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_hashing_keeps_one_memory_buffer_per_core_at_most() {
+        let hasher = Arc::new(hasher());
+        let stored = hasher
+            .hash(parse("correct horse battery").expect("valid"))
+            .await
+            .expect("hashed");
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..12 {
+            let (hasher, stored) = (Arc::clone(&hasher), stored.clone());
+            tasks.spawn(async move {
+                let candidate = SecretString::from("correct horse battery");
+                hasher
+                    .verify(candidate, Some(stored))
+                    .await
+                    .expect("verified")
+            });
+        }
+        while let Some(verified) = tasks.join_next().await {
+            assert!(verified.expect("joined").matches);
+        }
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let buffers = hasher.memory.free.lock().expect("lock").len();
+        assert!(
+            (1..=cores).contains(&buffers),
+            "{buffers} buffers on {cores} cores"
+        );
     }
 
     #[tokio::test]

@@ -65,7 +65,8 @@ impl Seed {
     /// 256 bits from the operating system's CSPRNG.
     pub fn generate() -> Self {
         let mut bytes = [0u8; 32];
-        // SystemRandom reads getrandom(2); it fails only if the OS has no entropy source at all.
+        // aws-lc's generator, seeded from getrandom(2) (.cargo/config.toml); it fails only if
+        // the OS has no entropy source at all.
         #[allow(clippy::expect_used)]
         aws_lc_rs::rand::SystemRandom::new()
             .fill(&mut bytes)

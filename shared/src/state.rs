@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use crate::config::{
     Config, ConfigError, KeySource, TOKEN_SIGNING_KEY, TOKEN_SIGNING_KEY_SECRET_ARN,
 };
-use crate::password::{PasswordHasher, PasswordPolicy};
+use crate::password::{Argon2Settings, PasswordHasher, PasswordPolicy};
 use crate::session::RefreshTokens;
 use crate::store::{LoginThrottle, UserStore};
 use crate::token::{KeyTooShort, SigningKey, TokenService, TokenSettings};
@@ -82,6 +82,13 @@ impl AppState {
         sdk: &SdkConfig,
         dynamodb: aws_sdk_dynamodb::Client,
     ) -> Result<Self, StartupError> {
+        // The two slow parts of a cold start run side by side: the hasher (which, with argon2
+        // parameters other than the defaults, hashes once to make its dummy hash: tens of ms)
+        // on the blocking pool, while the signing key comes from Secrets Manager.
+        // (With the default parameters the dummy hash is a constant: nothing to overlap.)
+        let argon2 = config.argon2;
+        let hasher = (argon2 != Argon2Settings::default())
+            .then(|| tokio::task::spawn_blocking(move || PasswordHasher::new(argon2)));
         let (key, variable) = match config.signing_key {
             KeySource::Inline(key) => (key, TOKEN_SIGNING_KEY),
             KeySource::SecretArn(arn) => {
@@ -111,7 +118,12 @@ impl AppState {
             users: UserStore::new(dynamodb, config.table_name),
             tokens,
             password_policy: PasswordPolicy::new(config.password_min_length),
-            passwords: PasswordHasher::new(config.argon2).map_err(|error| {
+            passwords: match hasher {
+                Some(task) => task.await.map_err(|error| error.to_string()),
+                None => Ok(PasswordHasher::new(argon2)),
+            }
+            .and_then(|built| built.map_err(|error| error.to_string()))
+            .map_err(|error| {
                 StartupError::Config(ConfigError::Invalid {
                     name: crate::config::ARGON2_MEMORY_KIB,
                     reason: format!("argon2 refuses these parameters: {error}"),
@@ -134,6 +146,7 @@ pub fn sdk_config_loader(config: &Config) -> ConfigLoader {
     let budget = config.dynamodb_timeout;
     let attempt = budget / 3;
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(attempt)
@@ -149,6 +162,31 @@ pub fn sdk_config_loader(config: &Config) -> ConfigLoader {
         )
 }
 
+/// The root certificates of Amazon Trust Services (Amazon Root CA 1 to 4, and the Starfield
+/// root that cross-signs them), which sign every AWS service endpoint (DynamoDB, Secrets
+/// Manager, STS). Source and fingerprints: shared/data/README.md.
+const AWS_ROOT_CAS: &[u8] = include_bytes!("../data/aws-root-cas.pem");
+
+/// The SDK's HTTPS client (rustls on aws-lc, as the SDK's default) trusting [`AWS_ROOT_CAS`]
+/// only. The default trusts the system's store, which it reads at every cold start: the CA
+/// bundle and then every file in `/etc/ssl/certs` (about 4 ms of a 7 ms init, measured in
+/// docs/benchmarks.md). The consequence: the functions can speak TLS only to endpoints with
+/// an Amazon-issued certificate, which every AWS endpoint has (VPC and FIPS endpoints too),
+/// and not to, say, a TLS-intercepting proxy. Plain-HTTP endpoints (the local DynamoDB) are
+/// unaffected.
+fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+    let trust = TrustStore::empty().with_pem_certificate(AWS_ROOT_CAS);
+    let context = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .expect("the embedded Amazon root certificates are valid PEM");
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(context)
+        .build_https()
+}
+
 async fn fetch_secret(sdk: &SdkConfig, arn: &str) -> Result<SecretString, StartupError> {
     let output = aws_sdk_secretsmanager::Client::new(sdk)
         .get_secret_value()
@@ -160,4 +198,29 @@ async fn fetch_secret(sdk: &SdkConfig, arn: &str) -> Result<SecretString, Startu
         .secret_string
         .map(SecretString::from)
         .ok_or_else(|| StartupError::Secret("the secret has no SecretString".to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The embedded trust store is the five Amazon Trust Services roots, each a whole PEM block
+    /// with the comment naming it (shared/data/README.md gives their fingerprints).
+    #[test]
+    fn the_trust_store_is_the_five_amazon_roots() {
+        let pem = std::str::from_utf8(AWS_ROOT_CAS).expect("text");
+        assert_eq!(pem.matches("-----BEGIN CERTIFICATE-----").count(), 5);
+        assert_eq!(pem.matches("-----END CERTIFICATE-----").count(), 5);
+        for name in [
+            "Amazon Root CA 1",
+            "Amazon Root CA 2",
+            "Amazon Root CA 3",
+            "Amazon Root CA 4",
+            "Starfield Services Root Certificate Authority - G2",
+        ] {
+            assert!(pem.contains(&format!("CN = {name} (SHA-256 ")), "{name}");
+        }
+        // The client builds (the PEM is parsed when it first connects).
+        let _client = https_client();
+    }
 }

@@ -4,7 +4,7 @@ use tracing::level_filters::LevelFilter;
 use tracing_subscriber::filter::{FilterExt, Targets};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::{EnvFilter, Layer, Registry};
+use tracing_subscriber::{Layer, Registry};
 
 /// Installs the JSON log subscriber for this process, writing to stdout (CloudWatch in AWS);
 /// `function` is the running function's crate (see [`crate_of`]).
@@ -24,9 +24,17 @@ pub fn crate_of<F>(_: &F) -> &'static str {
     path.split("::").next().unwrap_or(path)
 }
 
-/// The filter from `RUST_LOG`, or `info`.
-pub fn default_filter() -> EnvFilter {
-    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
+/// The filter from `RUST_LOG` (`target=level` directives, e.g. `info,shared=debug`), or `info`
+/// when it is unset or does not parse.
+///
+/// `Targets` rather than `EnvFilter`: the same directive syntax without span and field
+/// filters, and without the regex engine those need, which was a fifth of a function binary's
+/// size (docs/benchmarks.md).
+pub fn default_filter() -> Targets {
+    std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|directives| directives.parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO))
 }
 
 /// The subscriber the functions use, writing to `writer`; tests capture logs with it.
@@ -37,7 +45,7 @@ pub fn default_filter() -> EnvFilter {
 /// responses (the signing key) and SigV4 signing material.
 pub fn subscriber<W>(
     writer: W,
-    filter: EnvFilter,
+    filter: Targets,
     functions: &[&'static str],
 ) -> impl tracing::Subscriber + Send + Sync
 where
