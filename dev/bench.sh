@@ -21,9 +21,10 @@ cargo build --release -p api-tests --example bench
 
 echo "==> the Node.js twin (npm ci from its lockfile, then the esbuild bundle)"
 command -v node >/dev/null || { echo "error: make bench needs Node.js 20+ (node) for the twin" >&2; exit 1; }
-# --ignore-scripts: nothing runs at install; argon2's prebuilt binary and esbuild's platform
-# package come with the packages themselves.
-(cd bench/node-twin && npm ci --no-audit --no-fund --ignore-scripts --silent && node build.mjs)
+# With install scripts: argon2's prebuilt addon crashes Node 20 here (a segmentation fault on
+# load), and its install script builds it from source instead (node-gyp: python3, make, g++;
+# about 7 s); esbuild's checks its platform binary. Versions and hashes: package-lock.json.
+(cd bench/node-twin && npm ci --no-audit --no-fund --silent && node build.mjs)
 
 DDB_PORT=$(free_port)
 TABLE="accounts-bench-$(date +%s)"

@@ -3,8 +3,9 @@
 
 This runs the REST Client syntax the file uses, and nothing more: file variables (`@name =
 value`), `{{$guid}}`, and request variables (`{{name.response.body.$.json.path}}`,
-`{{name.response.headers.Header}}`). Anything else in a `{{...}}` fails the test, so the file
-cannot grow syntax this runner would silently skip."""
+`{{name.response.headers.Header}}`; JSONPath steps `.key`, `[0]` and `[?(@.key==value)]`).
+Anything else in a `{{...}}` fails the test, so the file cannot grow syntax this runner would
+silently skip."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 FILE = ROOT / "docs" / "requests.http"
 PLACEHOLDER = re.compile(r"\{\{\s*([^}]+?)\s*\}\}")
-JSON_PATH_STEP = re.compile(r"\.(\w+)|\[(\d+)\]")
+JSON_PATH_STEP = re.compile(r"\.(\w+)|\[(\d+)\]|\[\?\(@\.(\w+)==(true|false|\d+)\)\]")
 
 
 @dataclass
@@ -67,9 +68,19 @@ def parse(text: str) -> tuple[dict[str, str], list[Request]]:
 
 
 def json_path(document: object, path: str) -> object:
+    """`$.a.b`, `$.a[0]` and `$.a[?(@.field==value)]` (the first match, as REST Client takes it)."""
     assert path.startswith("$"), path
-    for key, index in JSON_PATH_STEP.findall(path[1:]):
-        document = document[key] if key else document[int(index)]  # type: ignore[index]
+    steps = JSON_PATH_STEP.findall(path[1:])
+    matched = "".join(m.group(0) for m in JSON_PATH_STEP.finditer(path[1:]))
+    assert matched == path[1:], f"unsupported JSONPath {path!r}"
+    for key, index, field, value in steps:
+        if key:
+            document = document[key]  # type: ignore[index]
+        elif index:
+            document = document[int(index)]  # type: ignore[index]
+        else:
+            wanted = json.loads(value)
+            document = next(item for item in document if item.get(field) == wanted)  # type: ignore[union-attr]
     return document
 
 
