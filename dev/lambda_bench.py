@@ -43,6 +43,8 @@ import urllib.parse
 import uuid
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "dev"))
+import local_table  # noqa: E402 (dev/ is not a package)
 TWIN = ROOT / "bench" / "node-twin"
 PASSWORD = "correct horse battery staple"
 PLACEHOLDER = "REPLACE_WITH_AN_ACCESS_TOKEN_FROM_REGISTER_OR_LOGIN"
@@ -365,9 +367,6 @@ def main() -> None:
         """A new, empty table, with each implementation's own account in it (made by its own
         register; login and profile use it). moto's transactions copy the whole table, so
         their cost grows with it: each round and each warm run starts small instead."""
-        sys.path.insert(0, str(ROOT / "dev"))
-        import local_table
-
         base_env["TABLE_NAME"] = f"{args.table}-{uuid.uuid4().hex[:8]}"
         with contextlib.redirect_stdout(io.StringIO()):
             local_table.create(args.ddb, base_env["TABLE_NAME"])

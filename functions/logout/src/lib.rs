@@ -27,10 +27,11 @@ async fn logout(state: &AppState, request: Request) -> Result<Response<Body>, Ap
     };
     // A body is parsed strictly whenever there is one (with a bearer token too: a malformed body
     // is a 400, never silently ignored); without a bearer token it is the only credential.
-    let refresh_token = if bearer.is_some() && request.body().is_empty() {
+    let refresh_token = if request.body().is_empty() {
+        if bearer.is_none() {
+            return Err(ApiError::MissingToken);
+        }
         None
-    } else if bearer.is_none() && request.body().is_empty() {
-        return Err(ApiError::MissingToken);
     } else {
         Some(parse_json_body(&request, |fields| {
             fields.required("refresh_token", |raw| {
