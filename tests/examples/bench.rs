@@ -4,10 +4,18 @@
 //!
 //! Prints a Markdown table (p50/p95/max over N runs). Figures include moto's own latency
 //! (a Python server, a few ms per call), so DynamoDB in AWS is faster than what is measured here.
+//!
+//! For each route it also prints the handler's own time: the invocation's wall time minus the
+//! time during which a DynamoDB call (the SDK's whole operation: serialising, signing, the round
+//! trip to moto, parsing) or an argon2 hash or verification was in progress. Calls that overlap
+//! (login reads while it verifies) count once. The intervals come from the spans the SDK opens
+//! per operation (`DynamoDB.GetItem`, ...) and from `PasswordHasher::{hash, verify}`'s, recorded
+//! by a tracing layer that enables no other span or event.
 
 #![allow(clippy::expect_used, clippy::print_stdout)] // a benchmark's job is to print
 
 use std::future::Future;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -17,8 +25,100 @@ use shared::testing::{
     create_user, event, lambda_event, sign_in, state, state_with, unique_email, with_header,
     with_json_body,
 };
+use tracing::span::{Attributes, Id};
+use tracing::subscriber::Interest;
+use tracing::{Metadata, Subscriber};
+use tracing_subscriber::layer::{Context, SubscriberExt as _};
+use tracing_subscriber::registry::LookupSpan;
 
 const PASSWORD: &str = "correct horse battery staple";
+
+/// When each DynamoDB operation and each argon2 call of the current invocation ran.
+static EXCLUDED: Mutex<Vec<(Instant, Instant)>> = Mutex::new(Vec::new());
+
+/// Records the lifetime of the spans that [`is_excluded`] picks; every other callsite is off.
+struct ExcludedTime;
+
+fn is_excluded(metadata: &Metadata<'_>) -> bool {
+    metadata.is_span()
+        && (metadata.name().starts_with("DynamoDB.")
+            || (metadata.target() == "shared::password"
+                && matches!(metadata.name(), "hash" | "verify")))
+}
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for ExcludedTime {
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        if is_excluded(metadata) {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn on_new_span(&self, _: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(Instant::now());
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        let ended = Instant::now();
+        if let Some(started) = ctx
+            .span(&id)
+            .and_then(|span| span.extensions().get().copied())
+        {
+            EXCLUDED
+                .lock()
+                .expect("not poisoned")
+                .push((started, ended));
+        }
+    }
+}
+
+/// `wall` (an invocation from `started`) minus the union of the recorded intervals within it.
+fn outside_excluded(started: Instant, wall: Duration) -> Duration {
+    let ended = started + wall;
+    let mut spans: Vec<_> = EXCLUDED
+        .lock()
+        .expect("not poisoned")
+        .drain(..)
+        .map(|(from, to)| (from.max(started), to.min(ended)))
+        .filter(|(from, to)| from < to)
+        .collect();
+    spans.sort();
+    let (mut covered, mut reach) = (Duration::ZERO, started);
+    for (from, to) in spans {
+        let from = from.max(reach);
+        if to > from {
+            covered += to - from;
+            reach = to;
+        }
+    }
+    wall.saturating_sub(covered)
+}
+
+/// One invocation's wall time and the part of it outside DynamoDB and argon2.
+#[derive(Clone, Copy)]
+struct Sample {
+    wall: Duration,
+    outside: Duration,
+}
+
+/// Runs `handler` on `event`, checks the status, and times it.
+async fn invoke(
+    state: &AppState,
+    handler: &impl AsyncFn(&AppState, Event) -> EventResponse,
+    event: Event,
+    expected_status: i64,
+) -> (Sample, EventResponse) {
+    EXCLUDED.lock().expect("not poisoned").clear();
+    let started = Instant::now();
+    let response = handler(state, event).await;
+    let wall = started.elapsed();
+    assert_eq!(response.status_code, expected_status, "{:?}", response.body);
+    let outside = outside_excluded(started, wall);
+    (Sample { wall, outside }, response)
+}
 
 async fn measure<F, Fut>(runs: usize, mut run: F) -> Vec<Duration>
 where
@@ -43,14 +143,9 @@ async fn measure_handler(
     handler: impl AsyncFn(&AppState, Event) -> EventResponse,
     expected_status: i64,
     mut next_event: impl FnMut() -> Value,
-) -> Vec<Duration> {
-    measure(runs, || {
-        let event = lambda_event(&next_event());
-        let handler = &handler;
-        async move {
-            let response = handler(state, event).await;
-            assert_eq!(response.status_code, expected_status);
-        }
+) -> Vec<Sample> {
+    measure_prepared(state, runs, handler, expected_status, |_| {
+        std::future::ready(next_event())
     })
     .await
 }
@@ -63,26 +158,22 @@ async fn measure_prepared<P, Fut>(
     handler: impl AsyncFn(&AppState, Event) -> EventResponse,
     expected_status: i64,
     mut prepare: P,
-) -> Vec<Duration>
+) -> Vec<Sample>
 where
     P: FnMut(Option<EventResponse>) -> Fut,
     Fut: Future<Output = Value>,
 {
-    let mut times = Vec::with_capacity(runs);
+    let mut samples = Vec::with_capacity(runs);
     let mut previous = None;
     for run in 0..=runs {
         let event = lambda_event(&prepare(previous.take()).await);
-        let started = Instant::now();
-        let response = handler(state, event).await;
-        let elapsed = started.elapsed();
-        assert_eq!(response.status_code, expected_status, "{:?}", response.body);
+        let (sample, response) = invoke(state, &handler, event, expected_status).await;
         if run > 0 {
-            times.push(elapsed); // run 0 warms up
+            samples.push(sample); // run 0 warms up
         }
         previous = Some(response);
     }
-    times.sort();
-    times
+    samples
 }
 
 /// The session routes, each on its own fresh state of the table.
@@ -101,14 +192,14 @@ async fn sessions(state: &AppState) {
         async move { with_json_body(event("refresh/ok"), &json!({"refresh_token": token})) }
     })
     .await;
-    row("POST /refresh (rotation)", &refreshes);
+    handler_row("POST /refresh (rotation)", &refreshes);
 
     let bearer = sign_in(state, &user).await.bearer;
     let listed = measure_handler(state, 100, list_sessions::handler, 200, || {
         with_header(event("list-sessions/ok"), "authorization", &bearer)
     })
     .await;
-    row("GET /sessions (3 sessions)", &listed);
+    handler_row("GET /sessions (3 sessions)", &listed);
 
     let ended = measure_prepared(state, 100, end_session::handler, 204, |_| {
         let (user, bearer) = (user.clone(), bearer.clone());
@@ -121,7 +212,7 @@ async fn sessions(state: &AppState) {
         }
     })
     .await;
-    row("DELETE /sessions/{id}", &ended);
+    handler_row("DELETE /sessions/{id}", &ended);
 
     let others = measure_prepared(state, 30, end_other_sessions::handler, 204, |_| {
         let user = user.clone();
@@ -133,7 +224,7 @@ async fn sessions(state: &AppState) {
         }
     })
     .await;
-    row("DELETE /sessions (2 others to end)", &others);
+    handler_row("DELETE /sessions (2 others to end)", &others);
 
     let logouts = measure_prepared(state, 100, logout::handler, 204, |_| {
         let user = user.clone();
@@ -143,7 +234,7 @@ async fn sessions(state: &AppState) {
         }
     })
     .await;
-    row("POST /logout (bearer)", &logouts);
+    handler_row("POST /logout (bearer)", &logouts);
 }
 
 /// The account-management routes.
@@ -161,7 +252,7 @@ async fn account(state: &AppState) {
         )
     })
     .await;
-    row("PATCH /profile (name)", &renamed);
+    handler_row("PATCH /profile (name)", &renamed);
 
     let moved = measure_handler(state, 30, update_profile::handler, 200, || {
         let body = json!({"email": unique_email("bench-moved"), "current_password": PASSWORD});
@@ -172,7 +263,7 @@ async fn account(state: &AppState) {
         )
     })
     .await;
-    row("PATCH /profile (email, re-authenticated)", &moved);
+    handler_row("PATCH /profile (email, re-authenticated)", &moved);
 
     let fresh = |route: &'static str, body: Value| {
         move |_| {
@@ -200,7 +291,7 @@ async fn account(state: &AppState) {
         ),
     )
     .await;
-    row("PUT /password (1 other session)", &changed);
+    handler_row("PUT /password (1 other session)", &changed);
 
     let deleted = measure_prepared(
         state,
@@ -210,7 +301,7 @@ async fn account(state: &AppState) {
         fresh("delete-account/ok", json!({"current_password": PASSWORD})),
     )
     .await;
-    row("DELETE /profile (2 sessions)", &deleted);
+    handler_row("DELETE /profile (2 sessions)", &deleted);
 }
 
 /// Login timing must not tell whether an account exists: `pairs` interleaved failed sign-ins,
@@ -268,26 +359,56 @@ async fn enumeration_timing(pairs: usize) {
     );
 }
 
+fn percentile(times: &[Duration], p: f64) -> Duration {
+    times[((times.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn ms(time: Duration) -> String {
+    format!("{:.2}", time.as_secs_f64() * 1000.0)
+}
+
+/// A row for a plain timing (no handler, so no outside time).
 fn row(name: &str, times: &[Duration]) {
-    let pct = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
-    let ms = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1000.0);
+    let mut times = times.to_vec();
+    times.sort();
     println!(
-        "| {name} | {} | {} | {} | {} |",
+        "| {name} | {} | {} | {} | {} | | |",
         times.len(),
-        ms(pct(0.5)),
-        ms(pct(0.95)),
-        ms(times[times.len() - 1])
+        ms(percentile(&times, 0.5)),
+        ms(percentile(&times, 0.95)),
+        ms(times[times.len() - 1]),
+    );
+}
+
+/// A handler's row: wall time, then its own time outside DynamoDB and argon2 (p50, p95).
+fn handler_row(name: &str, samples: &[Sample]) {
+    let mut walls: Vec<_> = samples.iter().map(|sample| sample.wall).collect();
+    let mut outside: Vec<_> = samples.iter().map(|sample| sample.outside).collect();
+    walls.sort();
+    outside.sort();
+    println!(
+        "| {name} | {} | {} | {} | {} | {} | {} |",
+        walls.len(),
+        ms(percentile(&walls, 0.5)),
+        ms(percentile(&walls, 0.95)),
+        ms(walls[walls.len() - 1]),
+        ms(percentile(&outside, 0.5)),
+        ms(percentile(&outside, 0.95)),
     );
 }
 
 #[tokio::main]
 async fn main() {
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(ExcludedTime))
+        .expect("the only subscriber");
     let state = state().await;
     // moto's transactions deep-copy the whole table, so their cost grows with what earlier
     // sections stored: the routes that write transactions come first, the enumeration timing
     // (121 accounts, no timed transaction) last.
-    println!("| operation | runs | p50 ms | p95 ms | max ms |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "| operation | runs | p50 ms | p95 ms | max ms | outside DynamoDB and argon2, p50 ms | p95 ms |"
+    );
+    println!("|---|---|---|---|---|---|---|");
 
     let hashes = measure(20, || async {
         let password = state.password_policy.parse(PASSWORD, None).expect("valid");
@@ -301,7 +422,7 @@ async fn main() {
         with_json_body(event("register/ok"), &body)
     })
     .await;
-    row("POST /register (handler + DynamoDB)", &registrations);
+    handler_row("POST /register (handler + DynamoDB)", &registrations);
 
     let email = unique_email("bench-login");
     let user = create_user(&state, &email, PASSWORD).await;
@@ -312,21 +433,21 @@ async fn main() {
         )
     })
     .await;
-    row("POST /login, right password", &logins);
+    handler_row("POST /login, right password", &logins);
 
     let unknown = measure_handler(&state, 30, login::handler, 401, || {
         let body = json!({"email": unique_email("bench-nobody"), "password": PASSWORD});
         with_json_body(event("login/ok"), &body)
     })
     .await;
-    row("POST /login, unknown email", &unknown);
+    handler_row("POST /login, unknown email", &unknown);
 
     let bearer = sign_in(&state, &user).await.bearer;
     let profiles = measure_handler(&state, 100, profile::handler, 200, || {
         with_header(event("profile/ok"), "authorization", &bearer)
     })
     .await;
-    row(
+    handler_row(
         "GET /profile (token + session check, 1 BatchGetItem)",
         &profiles,
     );
