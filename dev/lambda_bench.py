@@ -302,6 +302,13 @@ def event_template(function: str) -> dict:
     return json.loads((ROOT / "events" / function / "ok.json").read_text())
 
 
+def with_body(function: str, body: dict) -> dict:
+    event = event_template(function)
+    event["body"] = json.dumps(body)
+    event["isBase64Encoded"] = False
+    return event
+
+
 class Events:
     """Fresh, valid events: a new email per registration, an account and a token per
     implementation for login and profile (made by that implementation's own register)."""
@@ -312,18 +319,11 @@ class Events:
         self.token: str | None = None
 
     def register(self, email: str | None = None) -> dict:
-        event = event_template("register")
-        event["body"] = json.dumps(
-            {"email": email or f"bench-{uuid.uuid4().hex}@example.com", "password": PASSWORD, "name": "Ada"}
-        )
-        event["isBase64Encoded"] = False
-        return event
+        email = email or f"bench-{uuid.uuid4().hex}@example.com"
+        return with_body("register", {"email": email, "password": PASSWORD, "name": "Ada"})
 
     def login(self) -> dict:
-        event = event_template("login")
-        event["body"] = json.dumps({"email": self.account, "password": PASSWORD})
-        event["isBase64Encoded"] = False
-        return event
+        return with_body("login", {"email": self.account, "password": PASSWORD})
 
     def profile(self) -> dict:
         event = event_template("profile")
@@ -340,6 +340,15 @@ class Events:
 def percentile(samples: list[float], p: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
+
+
+def spread(samples: list[float]) -> tuple[float, float, float]:
+    """min, p50, p95: how init figures are reported."""
+    return min(samples), statistics.median(samples), percentile(samples, 0.95)
+
+
+def cells(values: tuple[float, ...]) -> str:
+    return " | ".join(f"{value:.1f}" for value in values)
 
 
 def main() -> None:
@@ -487,8 +496,8 @@ def secret_init(args, base_env: dict[str, str]) -> None:
         instance = Instance([str(RUST_DIR / "login")], env, secrets)
         samples.append(instance.init_ms)
         instance.stop()
-    print(f"login init with the key from Secrets Manager (+40 ms) and argon2 m=65536: "
-          f"min {min(samples):.1f} p50 {statistics.median(samples):.1f} p95 {percentile(samples, 0.95):.1f} ms")  # fmt: skip
+    print("login init with the key from Secrets Manager (+40 ms) and argon2 m=65536: "
+          "min {:.1f} p50 {:.1f} p95 {:.1f} ms".format(*spread(samples)))  # fmt: skip
     secrets.shutdown()
 
 
@@ -506,8 +515,7 @@ def report(results, impls, init_only, args) -> None:
             r = results[(impl, function)]
             warm = med(r["warm"])
             print(
-                f"| {impl} | {function} | {min(r['init']):.1f} | {med(r['init']):.1f} | "
-                f"{percentile(r['init'], 0.95):.1f} | {med(r['first']):.1f} | {med(r['second']):.1f} | "
+                f"| {impl} | {function} | {cells(spread(r['init']))} | {med(r['first']):.1f} | {med(r['second']):.1f} | "
                 f"{warm:.1f} | {percentile(r['warm'], 0.99):.1f} | {med(r['first']) / warm:.2f} | "
                 f"{med(r['outside']):.2f} | {med(r['hwm_init']):.1f} | {med(r['hwm_first']):.1f} | "
                 f"{max(r['hwm_warm']):.1f} |"
@@ -536,7 +544,7 @@ def report(results, impls, init_only, args) -> None:
         rows.update(init_only)
         for binary, samples in rows.items():
             size = (RUST_DIR / binary).stat().st_size / 1e6
-            print(f"| {binary} | {size:.2f} | {min(samples):.1f} | {med(samples):.1f} | {percentile(samples, 0.95):.1f} |")
+            print(f"| {binary} | {size:.2f} | {cells(spread(samples))} |")
 
 
 if __name__ == "__main__":
