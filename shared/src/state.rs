@@ -169,8 +169,8 @@ const AWS_ROOT_CAS: &[u8] = include_bytes!("../data/aws-root-cas.pem");
 
 /// The SDK's HTTPS client (rustls on aws-lc, as the SDK's default) trusting [`AWS_ROOT_CAS`]
 /// only. The default trusts the system's store, which it reads at every cold start: the CA
-/// bundle and then every file in `/etc/ssl/certs` (about 4 ms of a 7 ms init, measured in
-/// docs/benchmarks.md). The consequence: the functions can speak TLS only to endpoints with
+/// bundle and then every file in `/etc/ssl/certs` (init went from 5.5–5.9 to 2.8–3.4 ms
+/// without it, docs/benchmarks.md). The consequence: the functions can speak TLS only to endpoints with
 /// an Amazon-issued certificate, which every AWS endpoint has (VPC and FIPS endpoints too),
 /// and not to, say, a TLS-intercepting proxy. Plain-HTTP endpoints (the local DynamoDB) are
 /// unaffected.
