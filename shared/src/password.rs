@@ -556,7 +556,7 @@ mod tests {
     /// The reusable-memory hash and verification are argon2's own, byte for byte: each accepts
     /// what the other made, for the configured parameters and for older, weaker ones.
     #[test]
-    fn thread_memory_hashing_is_interchangeable_with_argon2s_own() {
+    fn pooled_memory_hashing_is_interchangeable_with_argon2s_own() {
         use argon2::password_hash::PasswordVerifier as _;
         for settings in [
             Argon2Settings::default(),
