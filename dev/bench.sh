@@ -5,7 +5,7 @@
 #      size; interleaved with the Node.js twin (bench/node-twin), with Rust/Node ratios;
 #   2. password hashing in one process: hash time and peak memory over 200 sequential and 20
 #      concurrent hashes (shared/examples/argon2_memory.rs);
-#   3. every route's handler in process, and the login timing check (tests/examples/bench.rs).
+#   3. every route's handler in process, and the login timing check (bench/routes/examples/routes.rs).
 # BENCH_QUICK=1 runs fewer processes and invocations (a smoke run, not figures to quote).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -17,7 +17,7 @@ if [ "${BENCH_QUICK:-}" = 1 ]; then PROCESSES=3 WARM=20 WARM_ARGON2=5; fi
 echo "==> release builds (functions, benchmarks)"
 cargo build --release --workspace --bins
 cargo build --release -p shared --example argon2_memory
-cargo build --release -p api-tests --example bench
+cargo build --release -p route-bench --example routes
 
 echo "==> the Node.js twin (npm ci from its lockfile, then the esbuild bundle)"
 command -v node >/dev/null || { echo "error: make bench needs Node.js 20+ (node) for the twin" >&2; exit 1; }
@@ -51,4 +51,4 @@ set -a
 source dev/local.env
 set +a
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DDB_PORT" TABLE_NAME="$TABLE" RUST_LOG=warn
-target/release/examples/bench
+target/release/examples/routes

@@ -24,19 +24,19 @@ start_api "$API_PORT" "$DDB_PORT" "$TABLE" "$STATE_DIR/api-test.log" \
   --env-var "LOGIN_THROTTLE_BASE_DELAY_SECONDS=$E2E_THROTTLE_BASE_DELAY_SECONDS"
 wait_for_http "http://127.0.0.1:$API_PORT/profile" 300
 
-echo "==> cargo test (unit, handler, concurrency, end-to-end, log hygiene)"
+echo "==> cargo test (unit, store, handler, concurrency, end-to-end)"
 set -a
 # shellcheck source=local.env
 source dev/local.env
 set +a
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DDB_PORT" TABLE_NAME="$TABLE"
 export E2E_BASE_URL="http://127.0.0.1:$API_PORT" E2E_THROTTLE_BASE_DELAY_SECONDS
-# The handler tests log each function's DynamoDB actions here; the template checks compare them
-# with the IAM roles.
-rm -rf target/dynamodb-calls
+# The handler tests record what each route's handler did (DynamoDB calls, argon2, answers, log
+# lines) here; dev/tests/test_records.py holds the template and the logs to them.
+rm -rf target/handler-records
 cargo test --workspace --no-fail-fast
 
-echo "==> template, contract and local-run checks (sam validate, cfn-lint, OpenAPI, requests.http, make dev)"
+echo "==> records, template, contract and local-run checks (IAM, logs, sam validate, cfn-lint, OpenAPI, requests.http, make dev)"
 LOCAL_DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" "$PY" -m pytest -q -p no:cacheprovider dev/tests
 
 # Last: it registers accounts and drives login throttles, which no other test may meet.

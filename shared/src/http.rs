@@ -37,6 +37,7 @@ where
     let started = Instant::now();
     let span = tracing::info_span!(
         "request",
+        route = route_key(&request).unwrap_or("-"),
         method = %request.method(),
         path = %request.uri().path(),
         apigw_request_id = api_gateway_request_id(&request).unwrap_or("-"),
@@ -55,6 +56,16 @@ where
     }
     .instrument(span)
     .await
+}
+
+/// The route API Gateway matched, e.g. `DELETE /sessions/{id}`: which function's logs a line
+/// belongs to, whatever the path held.
+fn route_key(request: &Request) -> Option<&str> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.route_key.as_deref(),
+        #[allow(unreachable_patterns)] // other event sources exist only with other features
+        _ => None,
+    }
 }
 
 fn api_gateway_request_id(request: &Request) -> Option<&str> {

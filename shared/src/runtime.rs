@@ -66,8 +66,6 @@ where
     Fut: Future<Output = Result<Response<Body>, ApiError>>,
 {
     let LambdaEvent { payload, context } = event;
-    #[cfg(feature = "testing")]
-    let route = payload["routeKey"].as_str().unwrap_or("-").to_owned();
     let response = match into_request(payload) {
         Ok(request) => {
             let mut request = request.with_lambda_context(context.clone());
@@ -81,13 +79,7 @@ where
                     .headers_mut()
                     .insert(HeaderName::from_static("x-amzn-trace-id"), value);
             }
-            #[cfg(feature = "testing")]
-            let response = crate::testing::IN_HANDLER
-                .scope(route, serve(request, handle))
-                .await;
-            #[cfg(not(feature = "testing"))]
-            let response = serve(request, handle).await;
-            response
+            serve(request, handle).await
         }
         Err(rejected) => {
             tracing::info!(reason = rejected.0, "event refused before conversion");

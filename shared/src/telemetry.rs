@@ -37,12 +37,7 @@ pub fn default_filter() -> Targets {
         .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO))
 }
 
-/// The subscriber the functions use, writing to `writer`; tests capture logs with it.
-///
-/// Only our own crates may log at `trace`: `shared` and the `functions` given. Every dependency
-/// is capped at `debug`, whatever `RUST_LOG` asks for, because at `trace` the AWS SDK prints
-/// whole HTTP messages: DynamoDB responses (password hashes, session seeds), Secrets Manager
-/// responses (the signing key) and SigV4 signing material.
+/// The subscriber the functions use, writing to `writer`.
 pub fn subscriber<W>(
     writer: W,
     filter: Targets,
@@ -51,11 +46,30 @@ pub fn subscriber<W>(
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
+    Registry::default().with(json_layer(writer, filter, functions))
+}
+
+/// The JSON log layer of [`subscriber`], writing to `writer`; the tests record every line a
+/// handler writes through it.
+///
+/// Only our own crates may log at `trace`: `shared` and the `functions` given. Every dependency
+/// is capped at `debug`, whatever `RUST_LOG` asks for, because at `trace` the AWS SDK prints
+/// whole HTTP messages: DynamoDB responses (password hashes, session seeds), Secrets Manager
+/// responses (the signing key) and SigV4 signing material.
+pub fn json_layer<S, W>(
+    writer: W,
+    filter: Targets,
+    functions: &[&'static str],
+) -> impl Layer<S> + Send + Sync
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     let never_wire_bodies = functions.iter().chain(&["shared"]).fold(
         Targets::new().with_default(LevelFilter::DEBUG),
         |targets, target| targets.with_target(*target, LevelFilter::TRACE),
     );
-    let json = tracing_subscriber::fmt::layer()
+    tracing_subscriber::fmt::layer()
         .json()
         .flatten_event(true)
         .with_current_span(true)
@@ -63,6 +77,5 @@ where
         .with_target(true)
         .with_ansi(false)
         .with_writer(writer)
-        .with_filter(filter.and(never_wire_bodies));
-    Registry::default().with(json)
+        .with_filter(filter.and(never_wire_bodies))
 }

@@ -1,6 +1,9 @@
 //! Test support (feature `testing`): API Gateway events from `events/`, state pointed at the
 //! local DynamoDB server `make test` starts, and fake DynamoDB endpoints for fault tests.
 //!
+//! Every state built here records what its handlers do ([`record`]): their DynamoDB calls, argon2
+//! work, answers and log lines, which `make test` checks afterwards.
+//!
 //! Tests share one table and isolate themselves by key space: every test registers its own
 //! unique emails ([`unique_email`]), so they run in parallel without interfering.
 
@@ -8,10 +11,6 @@
 
 use std::path::PathBuf;
 
-use std::sync::{Arc, Mutex};
-
-use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::http::StatusCode;
 use lambda_http::lambda_runtime::{Context, LambdaEvent};
@@ -22,6 +21,11 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::runtime::{Event, EventResponse};
 use crate::state::{AppState, sdk_config_loader};
+
+mod record;
+pub use record::{ActionLog, DynamoCall, Recorder};
+
+type Item = std::collections::HashMap<String, AttributeValue>;
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
@@ -106,6 +110,7 @@ pub fn parts(response: EventResponse) -> (StatusCode, lambda_http::http::HeaderM
 }
 
 fn test_config() -> Config {
+    record::install();
     Config::from_env().unwrap_or_else(|error| {
         panic!("{error}: handler tests need the local DynamoDB that `make test` starts")
     })
@@ -292,131 +297,6 @@ pub async fn sign_in(state: &AppState, user: &crate::user::User) -> SignedIn {
     }
 }
 
-/// One DynamoDB call as a test sees it: the operation, the kind of item it touches (the
-/// partition key's prefix: `USER`, `EMAIL`, `THROTTLE`) and whether a read was consistent.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct DynamoCall {
-    /// `GetItem`, `PutItem`, `DeleteItem`, `UpdateItem`, `BatchGetItem`, `Query`, ... (a
-    /// transaction shows as one call per item, as the action that item needs).
-    pub operation: &'static str,
-    /// The partition key prefix of the (first) item touched.
-    pub item: String,
-    /// `ConsistentRead` (reads only; `false` for writes).
-    pub consistent: bool,
-}
-
-tokio::task_local! {
-    /// The route key of the event `runtime::respond` is handling: calls made then are that
-    /// function's own (not a test's set-up), and go to the least-privilege log.
-    pub static IN_HANDLER: String;
-}
-
-/// Appends `<route key>\t<IAM action>` for every DynamoDB call a handler makes to
-/// `target/dynamodb-calls/<test binary>-<pid>.txt`; the template test compares them with each
-/// function's role. `make test` empties the folder first.
-#[derive(Debug, Clone, Default)]
-pub struct ActionLog;
-
-impl ActionLog {
-    fn file() -> Option<PathBuf> {
-        let package = std::env::var("CARGO_PKG_NAME").unwrap_or_else(|_| "tests".to_owned());
-        let folder = workspace_root().join("target").join("dynamodb-calls");
-        std::fs::create_dir_all(&folder).ok()?;
-        Some(folder.join(format!("{package}-{}.txt", std::process::id())))
-    }
-}
-
-/// What a DynamoDB request does, as [`DynamoCall`]s: one per request, or for a transaction one
-/// per item (each item needs its own IAM action).
-fn calls(context: &BeforeSerializationInterceptorContextRef<'_>) -> Vec<DynamoCall> {
-    use aws_sdk_dynamodb::operation::{
-        batch_get_item::BatchGetItemInput, batch_write_item::BatchWriteItemInput,
-        delete_item::DeleteItemInput, get_item::GetItemInput, put_item::PutItemInput,
-        query::QueryInput, scan::ScanInput, transact_write_items::TransactWriteItemsInput,
-        update_item::UpdateItemInput,
-    };
-    let input = context.input();
-    let call = |operation, item: Option<&Item>, consistent: Option<bool>| DynamoCall {
-        operation,
-        item: key_kind(item),
-        consistent: consistent == Some(true),
-    };
-    if let Some(transaction) = input.downcast_ref::<TransactWriteItemsInput>() {
-        return transaction
-            .transact_items()
-            .iter()
-            .map(|item| match (item.put(), item.delete(), item.update()) {
-                (Some(put), _, _) => call("PutItem", Some(put.item()), None),
-                (_, Some(delete), _) => call("DeleteItem", Some(delete.key()), None),
-                (_, _, Some(update)) => call("UpdateItem", Some(update.key()), None),
-                _ => call(
-                    "ConditionCheckItem",
-                    item.condition_check().map(|check| check.key()),
-                    None,
-                ),
-            })
-            .collect();
-    }
-    let single = if let Some(get) = input.downcast_ref::<GetItemInput>() {
-        call("GetItem", get.key(), get.consistent_read())
-    } else if let Some(put) = input.downcast_ref::<PutItemInput>() {
-        call("PutItem", put.item(), None)
-    } else if let Some(update) = input.downcast_ref::<UpdateItemInput>() {
-        call("UpdateItem", update.key(), None)
-    } else if let Some(delete) = input.downcast_ref::<DeleteItemInput>() {
-        call("DeleteItem", delete.key(), None)
-    } else if let Some(batch) = input.downcast_ref::<BatchGetItemInput>() {
-        let first = batch
-            .request_items()
-            .and_then(|tables| tables.values().next());
-        call(
-            "BatchGetItem",
-            first.and_then(|keys| keys.keys().first()),
-            first.and_then(|keys| keys.consistent_read()),
-        )
-    } else if input.downcast_ref::<BatchWriteItemInput>().is_some() {
-        call("BatchWriteItem", None, None)
-    } else if let Some(query) = input.downcast_ref::<QueryInput>() {
-        call("Query", None, query.consistent_read())
-    } else if input.downcast_ref::<ScanInput>().is_some() {
-        call("Scan", None, None)
-    } else {
-        call("unknown", None, None)
-    };
-    vec![single]
-}
-
-type Item = std::collections::HashMap<String, AttributeValue>;
-
-impl Intercept for ActionLog {
-    fn name(&self) -> &'static str {
-        "ActionLog"
-    }
-
-    fn read_before_execution(
-        &self,
-        context: &BeforeSerializationInterceptorContextRef<'_>,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        let Ok(route) = IN_HANDLER.try_with(String::clone) else {
-            return Ok(());
-        };
-        if let Some(file) = Self::file() {
-            use std::io::Write;
-            let lines: String = calls(context)
-                .into_iter()
-                .map(|call| format!("{route}\tdynamodb:{}\n", call.operation))
-                .collect();
-            let mut log = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(file)?;
-            log.write_all(lines.as_bytes())?;
-        }
-        Ok(())
-    }
-}
-
 /// A DynamoDB client for `sdk` that logs what handlers call ([`ActionLog`]), plus `extra`.
 fn dynamodb_client(
     sdk: &aws_config::SdkConfig,
@@ -427,39 +307,6 @@ fn dynamodb_client(
         config = config.interceptor(recorder);
     }
     aws_sdk_dynamodb::Client::from_conf(config.build())
-}
-
-/// Records every DynamoDB call made through the client it is installed on.
-#[derive(Debug, Clone, Default)]
-pub struct Recorder(Arc<Mutex<Vec<DynamoCall>>>);
-
-impl Recorder {
-    /// Takes the calls recorded so far, in the order they were made.
-    pub fn take(&self) -> Vec<DynamoCall> {
-        std::mem::take(&mut *self.0.lock().expect("not poisoned"))
-    }
-}
-
-fn key_kind(key: Option<&Item>) -> String {
-    key.and_then(|key| key.get(crate::store::PARTITION_KEY))
-        .and_then(|pk| pk.as_s().ok())
-        .map(|pk| pk.split('#').next().unwrap_or_default().to_owned())
-        .unwrap_or_default()
-}
-
-impl Intercept for Recorder {
-    fn name(&self) -> &'static str {
-        "Recorder"
-    }
-
-    fn read_before_execution(
-        &self,
-        context: &BeforeSerializationInterceptorContextRef<'_>,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        self.0.lock().expect("not poisoned").extend(calls(context));
-        Ok(())
-    }
 }
 
 /// State over the local DynamoDB whose every call is recorded.
@@ -477,6 +324,7 @@ pub async fn recording_state() -> (AppState, Recorder) {
 /// State over the local DynamoDB with a login throttle configured by `vars` (variable, value)
 /// on top of the test environment.
 pub async fn state_with(vars: &[(&str, &str)]) -> AppState {
+    record::install();
     let config = Config::from_lookup(|name| {
         vars.iter()
             .find(|(var, _)| *var == name)

@@ -1,0 +1,421 @@
+//! What the handler tests record about every request a handler serves, for the checks that run
+//! after them (`dev/tests/test_records.py`): no test holds a list of routes, fences or secrets.
+//!
+//! The first test state a test process builds installs, once, the process's tracing subscriber:
+//! the **production** JSON layer ([`crate::telemetry::json_layer`]) with every level on, writing
+//! to `target/handler-records/<package>-<pid>.log`, and [`Records`], which follows each
+//! `request` span (the one [`crate::http::serve`] opens, carrying the route key). Every DynamoDB
+//! client a test state builds carries [`ActionLog`]. Together they append to
+//! `target/handler-records/<package>-<pid>.tsv`, one tab-separated line per fact:
+//!
+//! - `dynamodb <route> <IAM action> <key prefix>`: a call a handler made (a transaction counts
+//!   as one action per item, a batch as one line per key prefix it touched);
+//! - `argon2 <route> <hash|verify>`: a password hash or verification a handler ran;
+//! - `response <route> <status> <argon2 calls>`: one served request.
+//!
+//! A test's own set-up (creating users, signing in through the store) runs outside any request
+//! span, so it is not recorded: what is recorded is what the function deployed for that route
+//! would do. `make test` empties the folder first.
+
+use std::collections::BTreeSet;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, Once};
+
+use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
+use aws_sdk_dynamodb::types::AttributeValue;
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{LevelFilter, Targets, filter_fn};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::registry::{LookupSpan, Registry};
+
+type Item = std::collections::HashMap<String, AttributeValue>;
+
+/// Installs the recording subscriber for this test process (once; later calls do nothing).
+pub fn install() {
+    static INSTALLED: Once = Once::new();
+    INSTALLED.call_once(|| {
+        let Some(log) = open(&format!("{}.log", file_stem())) else {
+            return;
+        };
+        let function = crate_under_test();
+        let everything = Targets::new().with_default(LevelFilter::TRACE);
+        let subscriber = Registry::default()
+            .with(crate::telemetry::json_layer(
+                SharedFile(Arc::new(Mutex::new(log))),
+                everything,
+                &[function],
+            ))
+            .with(Records.with_filter(filter_fn(|metadata| {
+                metadata.target().starts_with("shared::")
+            })));
+        // A test binary that installed its own subscriber keeps it (and records nothing).
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    });
+}
+
+/// The crate whose tests run in this process, as a log target (`list_sessions`), leaked once.
+fn crate_under_test() -> &'static str {
+    let package = std::env::var("CARGO_PKG_NAME").unwrap_or_else(|_| "tests".to_owned());
+    Box::leak(package.replace('-', "_").into_boxed_str())
+}
+
+fn file_stem() -> String {
+    let package = std::env::var("CARGO_PKG_NAME").unwrap_or_else(|_| "tests".to_owned());
+    format!("{package}-{}", std::process::id())
+}
+
+/// The folder the records go to.
+pub fn folder() -> PathBuf {
+    super::workspace_root()
+        .join("target")
+        .join("handler-records")
+}
+
+fn open(name: &str) -> Option<File> {
+    let folder = folder();
+    std::fs::create_dir_all(&folder).ok()?;
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(folder.join(name))
+        .ok()
+}
+
+/// Appends lines to this process's `.tsv` (one `write` per call, so lines never interleave).
+fn append(lines: &str) {
+    if let Some(mut file) = open(&format!("{}.tsv", file_stem())) {
+        let _ = file.write_all(lines.as_bytes());
+    }
+}
+
+/// The log file, shared by every thread that logs.
+#[derive(Clone)]
+struct SharedFile(Arc<Mutex<File>>);
+
+impl Write for SharedFile {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let mut file = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        file.write_all(bytes)?;
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for SharedFile {
+    type Writer = SharedFile;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// The route key of a `request` span, and what its request did.
+#[derive(Debug, Clone)]
+struct Request {
+    route: String,
+    status: Option<u64>,
+    argon2: u32,
+}
+
+/// Reads one field of a span or event.
+struct FieldValue(&'static str, Option<String>);
+
+impl Visit for FieldValue {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == self.0 {
+            self.1 = Some(value.to_owned());
+        }
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if field.name() == self.0 {
+            self.1 = Some(value.to_string());
+        }
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == self.0 {
+            self.1 = Some(format!("{value:?}"));
+        }
+    }
+}
+
+fn is_request_span(metadata: &tracing::Metadata<'_>) -> bool {
+    metadata.name() == "request" && metadata.target() == "shared::http"
+}
+
+fn is_argon2_span(metadata: &tracing::Metadata<'_>) -> bool {
+    metadata.target() == "shared::password" && matches!(metadata.name(), "hash" | "verify")
+}
+
+/// Follows `request` spans: their route, their argon2 calls and their answer.
+struct Records;
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Records {
+    fn on_new_span(&self, attributes: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        if is_request_span(span.metadata()) {
+            let mut route = FieldValue("route", None);
+            attributes.record(&mut route);
+            span.extensions_mut().insert(Request {
+                route: route.1.unwrap_or_default(),
+                status: None,
+                argon2: 0,
+            });
+        } else if is_argon2_span(span.metadata()) {
+            let Some(request) = span.scope().skip(1).find(|s| is_request_span(s.metadata())) else {
+                return;
+            };
+            let mut extensions = request.extensions_mut();
+            if let Some(request) = extensions.get_mut::<Request>() {
+                request.argon2 += 1;
+                append(&format!("argon2\t{}\t{}\n", request.route, span.name()));
+            }
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let mut message = FieldValue("message", None);
+        event.record(&mut message);
+        if message.1.as_deref() != Some("request completed") {
+            return;
+        }
+        let mut status = FieldValue("status", None);
+        event.record(&mut status);
+        let Some(span) = ctx.event_span(event) else {
+            return;
+        };
+        if let Some(request) = span.extensions_mut().get_mut::<Request>() {
+            request.status = status.1.and_then(|s| s.parse().ok());
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(&id) else { return };
+        if let Some(request) = span.extensions().get::<Request>() {
+            let status = request.status.map_or("-".to_owned(), |s| s.to_string());
+            append(&format!(
+                "response\t{}\t{status}\t{}\n",
+                request.route, request.argon2
+            ));
+        }
+    }
+}
+
+/// The route of the request whose handler is running on this task, if any.
+fn current_route() -> Option<String> {
+    tracing::Span::current().with_subscriber(|(id, dispatch)| {
+        let registry = dispatch.downcast_ref::<Registry>()?;
+        let span = registry.span(id)?;
+        span.scope()
+            .find_map(|span| span.extensions().get::<Request>().map(|r| r.route.clone()))
+    })?
+}
+
+/// One DynamoDB call as a test sees it: the operation, the kind of item it touches (the
+/// partition key's prefix: `USER`, `EMAIL`, `THROTTLE`) and whether a read was consistent.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DynamoCall {
+    /// `GetItem`, `PutItem`, `DeleteItem`, `UpdateItem`, `BatchGetItem`, `Query`, ... (a
+    /// transaction shows as one call per item, as the action that item needs).
+    pub operation: &'static str,
+    /// The partition key prefix of the (first, in order) item touched.
+    pub item: String,
+    /// `ConsistentRead` (reads only; `false` for writes).
+    pub consistent: bool,
+}
+
+/// One IAM action a request needs, with every partition-key prefix it touches.
+struct Touch {
+    operation: &'static str,
+    prefixes: BTreeSet<String>,
+    consistent: bool,
+}
+
+impl Touch {
+    fn new<'a>(
+        operation: &'static str,
+        keys: impl IntoIterator<Item = &'a Item>,
+        consistent: Option<bool>,
+    ) -> Self {
+        Self {
+            operation,
+            prefixes: keys.into_iter().filter_map(key_prefix).collect(),
+            consistent: consistent == Some(true),
+        }
+    }
+
+    fn call(&self) -> DynamoCall {
+        DynamoCall {
+            operation: self.operation,
+            item: self.prefixes.iter().next().cloned().unwrap_or_default(),
+            consistent: self.consistent,
+        }
+    }
+}
+
+fn key_prefix(key: &Item) -> Option<String> {
+    let pk = key.get(crate::store::PARTITION_KEY)?.as_s().ok()?;
+    Some(pk.split('#').next().unwrap_or_default().to_owned())
+}
+
+/// The partition key a `Query` names in its key condition (`#pk = :pk` or `pk = :pk`).
+fn queried_key(query: &aws_sdk_dynamodb::operation::query::QueryInput) -> Option<Item> {
+    let condition = query.key_condition_expression()?;
+    let names = query.expression_attribute_names();
+    let values = query.expression_attribute_values()?;
+    condition.split(" AND ").find_map(|clause| {
+        let (name, value) = clause.split_once('=')?;
+        let name = name.trim();
+        let attribute = names
+            .and_then(|names| names.get(name))
+            .map_or(name, String::as_str);
+        if attribute != crate::store::PARTITION_KEY {
+            return None;
+        }
+        let value = values.get(value.trim())?.clone();
+        Some(Item::from([(
+            crate::store::PARTITION_KEY.to_owned(),
+            value,
+        )]))
+    })
+}
+
+/// What a DynamoDB request does: one [`Touch`] per request, or for a transaction one per item
+/// (each item needs its own IAM action).
+fn touches(context: &BeforeSerializationInterceptorContextRef<'_>) -> Vec<Touch> {
+    use aws_sdk_dynamodb::operation::{
+        batch_get_item::BatchGetItemInput, batch_write_item::BatchWriteItemInput,
+        delete_item::DeleteItemInput, get_item::GetItemInput, put_item::PutItemInput,
+        query::QueryInput, scan::ScanInput, transact_write_items::TransactWriteItemsInput,
+        update_item::UpdateItemInput,
+    };
+    let input = context.input();
+    if let Some(transaction) = input.downcast_ref::<TransactWriteItemsInput>() {
+        return transaction
+            .transact_items()
+            .iter()
+            .map(|item| match (item.put(), item.delete(), item.update()) {
+                (Some(put), _, _) => Touch::new("PutItem", Some(put.item()), None),
+                (_, Some(delete), _) => Touch::new("DeleteItem", Some(delete.key()), None),
+                (_, _, Some(update)) => Touch::new("UpdateItem", Some(update.key()), None),
+                _ => Touch::new(
+                    "ConditionCheckItem",
+                    item.condition_check().map(|check| check.key()),
+                    None,
+                ),
+            })
+            .collect();
+    }
+    let single = if let Some(get) = input.downcast_ref::<GetItemInput>() {
+        Touch::new("GetItem", get.key(), get.consistent_read())
+    } else if let Some(put) = input.downcast_ref::<PutItemInput>() {
+        Touch::new("PutItem", put.item(), None)
+    } else if let Some(update) = input.downcast_ref::<UpdateItemInput>() {
+        Touch::new("UpdateItem", update.key(), None)
+    } else if let Some(delete) = input.downcast_ref::<DeleteItemInput>() {
+        Touch::new("DeleteItem", delete.key(), None)
+    } else if let Some(batch) = input.downcast_ref::<BatchGetItemInput>() {
+        let tables = batch.request_items().into_iter().flat_map(|t| t.values());
+        let consistent = tables.clone().find_map(|keys| keys.consistent_read());
+        Touch::new(
+            "BatchGetItem",
+            tables.flat_map(|keys| keys.keys()),
+            consistent,
+        )
+    } else if let Some(batch) = input.downcast_ref::<BatchWriteItemInput>() {
+        let requests = batch.request_items().into_iter().flat_map(|t| t.values());
+        Touch::new(
+            "BatchWriteItem",
+            requests.flatten().filter_map(|request| {
+                request
+                    .put_request()
+                    .map(|put| put.item())
+                    .or_else(|| request.delete_request().map(|delete| delete.key()))
+            }),
+            None,
+        )
+    } else if let Some(query) = input.downcast_ref::<QueryInput>() {
+        Touch::new(
+            "Query",
+            queried_key(query).as_ref(),
+            query.consistent_read(),
+        )
+    } else if input.downcast_ref::<ScanInput>().is_some() {
+        Touch::new("Scan", None, None)
+    } else {
+        Touch::new("unknown", None, None)
+    };
+    vec![single]
+}
+
+/// Records, for every DynamoDB call made while a handler serves a request, the route, the IAM
+/// action and the key prefixes (see the module doc). Installed on every test state's client.
+#[derive(Debug, Clone, Default)]
+pub struct ActionLog;
+
+impl Intercept for ActionLog {
+    fn name(&self) -> &'static str {
+        "ActionLog"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let Some(route) = current_route() else {
+            return Ok(());
+        };
+        let mut lines = String::new();
+        for touch in touches(context) {
+            if touch.prefixes.is_empty() {
+                lines.push_str(&format!("dynamodb\t{route}\t{}\t-\n", touch.operation));
+            }
+            for prefix in &touch.prefixes {
+                lines.push_str(&format!(
+                    "dynamodb\t{route}\t{}\t{prefix}\n",
+                    touch.operation
+                ));
+            }
+        }
+        append(&lines);
+        Ok(())
+    }
+}
+
+/// Records every DynamoDB call made through the client it is installed on, for tests that
+/// compare the calls two requests make.
+#[derive(Debug, Clone, Default)]
+pub struct Recorder(Arc<Mutex<Vec<DynamoCall>>>);
+
+impl Recorder {
+    /// Takes the calls recorded so far, in the order they were made.
+    pub fn take(&self) -> Vec<DynamoCall> {
+        std::mem::take(&mut *self.0.lock().expect("not poisoned"))
+    }
+}
+
+impl Intercept for Recorder {
+    fn name(&self) -> &'static str {
+        "Recorder"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let calls = touches(context).iter().map(Touch::call).collect::<Vec<_>>();
+        self.0.lock().expect("not poisoned").extend(calls);
+        Ok(())
+    }
+}
