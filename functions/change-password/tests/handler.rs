@@ -91,7 +91,7 @@ async fn the_current_password_and_the_policy_are_checked() {
         "{body}"
     );
 
-    let (status, body) = change(&state, &me, event("change-password/missing-fields")).await;
+    let (status, body) = change(&state, &me, event("change-password/shape-missing-fields")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         body["error"]["details"],

@@ -76,7 +76,7 @@ async fn a_wrong_or_missing_password_deletes_nothing() {
         (status, &body["error"]["code"]),
         (StatusCode::UNAUTHORIZED, &json!("invalid_credentials"))
     );
-    let (status, body) = delete(&state, &me, event("delete-account/missing-password")).await;
+    let (status, body) = delete(&state, &me, event("delete-account/shape-missing-password")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(auth_status(&state, &me.bearer).await, StatusCode::OK);
     assert_eq!(stored_users_with_email(user.email.as_str()).await, 1);

@@ -309,7 +309,7 @@ async fn the_throttle_never_stores_the_email_in_clear() {
 #[tokio::test]
 async fn bad_requests_get_400_with_stable_codes() {
     let state = state().await;
-    let (status, _, body) = login(&state, &event("login/missing-password")).await;
+    let (status, _, body) = login(&state, &event("login/shape-missing-password")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"]["code"], "validation_failed");
     assert_eq!(body["error"]["details"], json!({"password": "is required"}));

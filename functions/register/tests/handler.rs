@@ -95,25 +95,25 @@ async fn register_with_taken_email_in_any_case_returns_409() {
 async fn bad_requests_get_4xx_with_stable_codes() {
     let cases = [
         (
-            "register/invalid-email",
+            "register/shape-invalid-email",
             400,
             "validation_failed",
             vec!["email"],
         ),
         (
-            "register/short-password",
+            "register/shape-short-password",
             400,
             "validation_failed",
             vec!["password"],
         ),
         (
-            "register/missing-fields",
+            "register/shape-missing-fields",
             400,
             "validation_failed",
             vec!["email", "password"],
         ),
         (
-            "register/wrong-types",
+            "register/shape-wrong-types",
             400,
             "validation_failed",
             vec!["email", "name", "password"],
@@ -130,7 +130,7 @@ async fn bad_requests_get_4xx_with_stable_codes() {
         ("register/invalid-base64-body", 400, "bad_request", vec![]),
         ("register/binary-body", 400, "malformed_json", vec![]),
         (
-            "register/unknown-field",
+            "register/shape-unknown-field",
             400,
             "validation_failed",
             vec!["nmae"],
@@ -142,7 +142,7 @@ async fn bad_requests_get_4xx_with_stable_codes() {
             vec!["email"],
         ),
         (
-            "register/huge-number",
+            "register/shape-huge-number",
             400,
             "validation_failed",
             vec!["password"],
@@ -186,7 +186,7 @@ async fn bad_requests_get_4xx_with_stable_codes() {
 
 #[tokio::test]
 async fn the_details_explain_each_refusal_without_echoing_it() {
-    let (_, _, body) = register(&event("register/unknown-field")).await;
+    let (_, _, body) = register(&event("register/shape-unknown-field")).await;
     assert_eq!(
         body["error"]["details"],
         json!({"nmae": "is not a known field"})

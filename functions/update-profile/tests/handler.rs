@@ -166,7 +166,7 @@ async fn changing_the_email_needs_the_right_current_password() {
         &state,
         &me,
         with_body(
-            "update-profile/email-without-password",
+            "update-profile/shape-email-without-password",
             &json!({"email": new}),
         ),
     )
@@ -263,7 +263,7 @@ async fn an_email_change_racing_a_registration_of_the_address_has_one_winner() {
 async fn requests_that_change_nothing_or_something_unknown_are_400() {
     let state = state().await;
     let me = sign_in(&state, &new_user(&state, "patch-400").await).await;
-    let (status, _, body) = patch(&state, &me, event("update-profile/nothing-to-change")).await;
+    let (status, _, body) = patch(&state, &me, event("update-profile/shape-nothing-to-change")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         body["error"]["details"],
