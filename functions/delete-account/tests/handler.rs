@@ -104,3 +104,12 @@ async fn once_deletion_has_answered_no_session_refreshes() {
     );
     assert_eq!(items_mentioning(&user.id.to_string()).await, 0);
 }
+
+#[tokio::test]
+async fn a_missing_or_expired_token_is_refused_with_its_challenge() {
+    let state = state().await;
+    shared::testing::assert_standard_bearer_refusals("delete-account", |event| {
+        delete_account::handler(&state, event)
+    })
+    .await;
+}

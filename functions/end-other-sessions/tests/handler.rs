@@ -85,3 +85,12 @@ async fn without_a_token_it_is_401() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"]["code"], "missing_token");
 }
+
+#[tokio::test]
+async fn a_missing_or_expired_token_is_refused_with_its_challenge() {
+    let state = state().await;
+    shared::testing::assert_standard_bearer_refusals("end-other-sessions", |event| {
+        end_other_sessions::handler(&state, event)
+    })
+    .await;
+}

@@ -122,3 +122,12 @@ async fn without_a_valid_token_it_is_401() {
         assert_eq!(body["error"]["code"], code, "{name}");
     }
 }
+
+#[tokio::test]
+async fn a_missing_or_expired_token_is_refused_with_its_challenge() {
+    let state = state().await;
+    shared::testing::assert_standard_bearer_refusals("list-sessions", |event| {
+        list_sessions::handler(&state, event)
+    })
+    .await;
+}

@@ -177,3 +177,12 @@ async fn the_session_check_and_the_user_read_are_one_round_trip() {
         ("BatchGetItem", true)
     );
 }
+
+#[tokio::test]
+async fn a_missing_or_expired_token_is_refused_with_its_challenge() {
+    let state = state().await;
+    shared::testing::assert_standard_bearer_refusals("profile", |event| {
+        profile::handler(&state, event)
+    })
+    .await;
+}

@@ -263,7 +263,8 @@ async fn an_email_change_racing_a_registration_of_the_address_has_one_winner() {
 async fn requests_that_change_nothing_or_something_unknown_are_400() {
     let state = state().await;
     let me = sign_in(&state, &new_user(&state, "patch-400").await).await;
-    let (status, _, body) = patch(&state, &me, event("update-profile/shape-nothing-to-change")).await;
+    let (status, _, body) =
+        patch(&state, &me, event("update-profile/shape-nothing-to-change")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         body["error"]["details"],
@@ -277,4 +278,13 @@ async fn requests_that_change_nothing_or_something_unknown_are_400() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"]["details"]["nmae"], "is not a known field");
+}
+
+#[tokio::test]
+async fn a_missing_or_expired_token_is_refused_with_its_challenge() {
+    let state = state().await;
+    shared::testing::assert_standard_bearer_refusals("update-profile", |event| {
+        update_profile::handler(&state, event)
+    })
+    .await;
 }

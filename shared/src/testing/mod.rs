@@ -407,3 +407,41 @@ pub async fn overwrite_user_email(id: &crate::user::UserId, email: &str) {
         .await
         .expect("update");
 }
+
+/// A protected route's standard refusals, through its handler: `events/<route>/missing-token`
+/// is `401 missing_token` with a bare `Bearer realm` challenge, `events/<route>/expired-token`
+/// is `401 invalid_token` with an `invalid_token` challenge (RFC 6750 §3.1). `dev/make_events.py`
+/// writes both events for every route whose operation requires a bearer token.
+pub async fn assert_standard_bearer_refusals<F, Fut>(route: &str, handler: F)
+where
+    F: Fn(Event) -> Fut,
+    Fut: Future<Output = EventResponse>,
+{
+    use lambda_http::http::header::WWW_AUTHENTICATE;
+    for (case, code, challenge) in [
+        (
+            "missing-token",
+            "missing_token",
+            "Bearer realm=\"accounts\"",
+        ),
+        (
+            "expired-token",
+            "invalid_token",
+            "Bearer realm=\"accounts\", error=\"invalid_token\"",
+        ),
+    ] {
+        let name = format!("{route}/{case}");
+        let (status, headers, body) = parts(handler(lambda_event(&event(&name))).await);
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}: {body}");
+        assert_eq!(body["error"]["code"], code, "{name}");
+        let header = headers[WWW_AUTHENTICATE].to_str().expect("a text header");
+        let (exact, extended) = (
+            header == challenge,
+            header.starts_with(&format!("{challenge}, ")),
+        );
+        assert!(
+            exact || (code == "invalid_token" && extended),
+            "{name}: {header}"
+        );
+    }
+}
