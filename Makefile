@@ -74,9 +74,10 @@ route: venv ## New route: make route NAME=verify-email METHOD=POST PATH=/email/v
 	$(VENV)/bin/python dev/make_events.py
 	$(VENV)/bin/python dev/route_table.py
 
-docs: venv ## Regenerate what derives from template.yaml and docs/openapi.yaml: events/, README's route table
+docs: venv ## Regenerate what derives from the template, the OpenAPI document and the config table: events/, README's tables
 	$(VENV)/bin/python dev/make_events.py
 	$(VENV)/bin/python dev/route_table.py
+	$(VENV)/bin/python dev/config_table.py
 
 build: venv ## sam build: one arm64 bootstrap binary per function in .aws-sam/build
 	@rustup target list --installed 2>/dev/null | grep -qx $(ARM_TARGET) || { \

@@ -66,7 +66,7 @@ workspace = true
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {{
-    shared::runtime::run({crate}::handler).await
+    shared::runtime::run(env!("CARGO_CRATE_NAME"), {crate}::handler).await
 }}
 """
     if bearer:

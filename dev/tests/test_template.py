@@ -187,20 +187,6 @@ def test_the_signing_key_is_generated_and_only_its_arn_is_passed():
     assert not any("key" in p.lower() and "secret" in p.lower() for p in TEMPLATE["Parameters"])
 
 
-def test_environment_variables_are_the_ones_the_code_reads_and_all_documented():
-    source = (ROOT / "shared" / "src" / "config.rs").read_text()
-    read_by_code = set(re.findall(r'pub const \w+: &str = "([A-Z0-9_]+)";', source))
-    template_sets = set(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"])
-    assert template_sets - {"RUST_LOG"} <= read_by_code
-    assert read_by_code - template_sets == {"TOKEN_SIGNING_KEY"}, "local-only"
-    readme = (ROOT / "README.md").read_text()
-    for variable in read_by_code | {"RUST_LOG"}:
-        assert f"`{variable}`" in readme, f"{variable} is not documented in README.md"
-    local_env = (ROOT / "dev" / "local.env").read_text()
-    for variable in read_by_code - {"TOKEN_SIGNING_KEY_SECRET_ARN"}:
-        assert re.search(rf"^{variable}=", local_env, re.M), f"{variable} missing from local.env"
-
-
 def _statements(policy_holder):
     for policy in policy_holder["Properties"].get("Policies", []):
         yield from policy["PolicyDocument"]["Statement"]

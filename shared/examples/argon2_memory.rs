@@ -5,6 +5,8 @@
 //!
 //! Prints VmHWM (peak RSS) and VmRSS from /proc/self/status after each phase, and the hash time.
 
+#![allow(clippy::expect_used)] // helpers of tests and examples: a panic is the failure
+
 use std::sync::Arc;
 use std::time::Instant;
 

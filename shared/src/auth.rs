@@ -18,8 +18,6 @@ pub struct Principal {
     pub user_id: UserId,
     /// The session it was issued in.
     pub session_id: SessionId,
-    /// The token's `jti`.
-    pub token_id: String,
 }
 
 /// An authenticated request: the caller, their live session and their account.
@@ -110,7 +108,6 @@ pub fn verify_bearer(tokens: &TokenService, request: &Request) -> Result<Princip
     Ok(Principal {
         user_id,
         session_id,
-        token_id: claims.jti,
     })
 }
 

@@ -1,9 +1,8 @@
 //! Typed configuration, read from the environment once per cold start.
 //!
-//! Every variable, its default and its range is listed in the README; a missing or malformed
-//! variable fails start-up with its name in the message.
+//! Every variable, its default, its range and its meaning is written once, in [`VARIABLES`]; a
+//! missing or malformed variable fails start-up with its name in the message.
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -13,42 +12,215 @@ use crate::password::{
     MIN_PASSWORD_LENGTH,
 };
 
-/// The DynamoDB table holding users and email claims. Required.
-pub const TABLE_NAME: &str = "TABLE_NAME";
+/// One configuration variable, written once: its name, default, range and meaning. The parser
+/// reads through it; `shared/examples/config_table.rs` prints [`VARIABLES`] as JSON, from which
+/// README's table is generated and against which template.yaml's Parameters (`Default`,
+/// `MinValue`, `MaxValue`) and `dev/local.env` are checked (`dev/tests/test_config.py`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Variable {
+    /// The environment variable.
+    pub name: &'static str,
+    /// What applies when it is unset or empty.
+    pub default: Unset,
+    /// The inclusive range of a number.
+    pub range: Option<(u64, u64)>,
+    /// What it means (one line of README's table).
+    pub doc: &'static str,
+}
+
+/// What a [`Variable`] means when it is not set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unset {
+    /// It must be set.
+    Required,
+    /// It or the other variable named must be set, not both.
+    OneOf(&'static str),
+    /// This text.
+    Text(&'static str),
+    /// This number.
+    Number(u64),
+}
+
+impl std::fmt::Display for Variable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl Variable {
+    /// The default of a number variable (0 for any other: only used on number variables).
+    pub const fn number(self) -> u64 {
+        match self.default {
+            Unset::Number(value) => value,
+            _ => 0,
+        }
+    }
+}
+
+const fn number_variable(
+    name: &'static str,
+    default: u64,
+    range: (u64, u64),
+    doc: &'static str,
+) -> Variable {
+    Variable {
+        name,
+        default: Unset::Number(default),
+        range: Some(range),
+        doc,
+    }
+}
+
+const YEAR_SECONDS: u64 = 365 * 24 * 3600;
+
+/// The DynamoDB table.
+pub const TABLE_NAME: Variable = Variable {
+    name: "TABLE_NAME",
+    default: Unset::Required,
+    range: None,
+    doc: "the DynamoDB table",
+};
 /// ARN of the Secrets Manager secret holding the token signing key (used in AWS).
-pub const TOKEN_SIGNING_KEY_SECRET_ARN: &str = "TOKEN_SIGNING_KEY_SECRET_ARN";
-/// The token signing key itself (used locally). Exactly one of the two must be set.
-pub const TOKEN_SIGNING_KEY: &str = "TOKEN_SIGNING_KEY";
-/// The `iss` claim. Default `accounts-api`.
-pub const TOKEN_ISSUER: &str = "TOKEN_ISSUER";
-/// The `aud` claim. Default `accounts-api`.
-pub const TOKEN_AUDIENCE: &str = "TOKEN_AUDIENCE";
-/// Access token lifetime in seconds. Default 900, range 60..=86400.
-pub const ACCESS_TOKEN_TTL_SECONDS: &str = "ACCESS_TOKEN_TTL_SECONDS";
-/// Minimum password length in code points. Default 8, range 8..=128.
-pub const PASSWORD_MIN_LENGTH: &str = "PASSWORD_MIN_LENGTH";
-/// Budget for one DynamoDB operation, retries included, in ms. Default 3000, range 100..=20000.
-pub const DYNAMODB_TIMEOUT_MS: &str = "DYNAMODB_TIMEOUT_MS";
-/// Argon2id memory cost of new hashes in KiB. Default 19456 (OWASP), never lower; up to 1048576.
-pub const ARGON2_MEMORY_KIB: &str = "ARGON2_MEMORY_KIB";
-/// Argon2id passes of new hashes. Default 2 (OWASP), never lower; up to 20.
-pub const ARGON2_ITERATIONS: &str = "ARGON2_ITERATIONS";
-/// Argon2id lanes of new hashes. Default 1 (OWASP), never lower; up to 16.
-pub const ARGON2_PARALLELISM: &str = "ARGON2_PARALLELISM";
-/// Seconds a session lives without a refresh. Default 604800 (7 days), range 300..=31536000.
-pub const SESSION_IDLE_TTL_SECONDS: &str = "SESSION_IDLE_TTL_SECONDS";
-/// Seconds a session lives at most after sign-in. Default 2592000 (30 days), range
-/// 300..=31536000, at least the idle lifetime.
-pub const SESSION_MAX_TTL_SECONDS: &str = "SESSION_MAX_TTL_SECONDS";
-/// Seconds after a rotation during which the just-rotated refresh token still answers (with the
-/// session's current one) instead of counting as reuse. Default 10, range 0..=300.
-pub const REFRESH_REUSE_GRACE_SECONDS: &str = "REFRESH_REUSE_GRACE_SECONDS";
-/// Consecutive failed logins for one email before it is throttled. Default 5, range 1..=100.
-pub const LOGIN_THROTTLE_THRESHOLD: &str = "LOGIN_THROTTLE_THRESHOLD";
-/// The first throttle delay in seconds, doubled on each further failure. Default 1, 1..=3600.
-pub const LOGIN_THROTTLE_BASE_DELAY_SECONDS: &str = "LOGIN_THROTTLE_BASE_DELAY_SECONDS";
-/// The longest throttle delay in seconds. Default 900, range 1..=86400, at least the base.
-pub const LOGIN_THROTTLE_MAX_DELAY_SECONDS: &str = "LOGIN_THROTTLE_MAX_DELAY_SECONDS";
+pub const TOKEN_SIGNING_KEY_SECRET_ARN: Variable = Variable {
+    name: "TOKEN_SIGNING_KEY_SECRET_ARN",
+    default: Unset::OneOf("TOKEN_SIGNING_KEY"),
+    range: None,
+    doc: "ARN of the Secrets Manager secret holding the signing key (AWS)",
+};
+/// The token signing key itself (used locally).
+pub const TOKEN_SIGNING_KEY: Variable = Variable {
+    name: "TOKEN_SIGNING_KEY",
+    default: Unset::OneOf("TOKEN_SIGNING_KEY_SECRET_ARN"),
+    range: None,
+    doc: "the signing key itself (local development only); at least 32 bytes either way",
+};
+/// The `iss` claim.
+pub const TOKEN_ISSUER: Variable = Variable {
+    name: "TOKEN_ISSUER",
+    default: Unset::Text("accounts-api"),
+    range: None,
+    doc: "the `iss` claim written and required",
+};
+/// The `aud` claim.
+pub const TOKEN_AUDIENCE: Variable = Variable {
+    name: "TOKEN_AUDIENCE",
+    default: Unset::Text("accounts-api"),
+    range: None,
+    doc: "the `aud` claim written and required",
+};
+/// Access token lifetime in seconds.
+pub const ACCESS_TOKEN_TTL_SECONDS: Variable = number_variable(
+    "ACCESS_TOKEN_TTL_SECONDS",
+    900,
+    (60, 86_400),
+    "access token lifetime in seconds",
+);
+/// Minimum password length in code points.
+pub const PASSWORD_MIN_LENGTH: Variable = number_variable(
+    "PASSWORD_MIN_LENGTH",
+    MIN_PASSWORD_LENGTH as u64,
+    (MIN_PASSWORD_LENGTH as u64, MAX_PASSWORD_LENGTH as u64),
+    "minimum length of new passwords, in characters",
+);
+/// Budget for one DynamoDB operation, retries included, in ms.
+pub const DYNAMODB_TIMEOUT_MS: Variable = number_variable(
+    "DYNAMODB_TIMEOUT_MS",
+    3_000,
+    (100, 20_000),
+    "budget for one DynamoDB operation including its retries (3 attempts, each within a third), in ms; must stay well under the Lambda timeout (10 s)",
+);
+/// Argon2id memory cost of new hashes in KiB; never below OWASP's minimum.
+pub const ARGON2_MEMORY_KIB: Variable = number_variable(
+    "ARGON2_MEMORY_KIB",
+    ARGON2_M_COST as u64,
+    (ARGON2_M_COST as u64, 1_048_576),
+    "argon2id memory of new hashes, KiB (never below OWASP's minimum). Raise to strengthen: each account is rehashed at its next login",
+);
+/// Argon2id passes of new hashes.
+pub const ARGON2_ITERATIONS: Variable = number_variable(
+    "ARGON2_ITERATIONS",
+    ARGON2_T_COST as u64,
+    (ARGON2_T_COST as u64, 20),
+    "argon2id passes of new hashes",
+);
+/// Argon2id lanes of new hashes.
+pub const ARGON2_PARALLELISM: Variable = number_variable(
+    "ARGON2_PARALLELISM",
+    ARGON2_P_COST as u64,
+    (ARGON2_P_COST as u64, 16),
+    "argon2id lanes of new hashes",
+);
+/// Seconds a session lives without a refresh.
+pub const SESSION_IDLE_TTL_SECONDS: Variable = number_variable(
+    "SESSION_IDLE_TTL_SECONDS",
+    7 * 24 * 3600,
+    (300, YEAR_SECONDS),
+    "a session ends after this many seconds without a refresh (7 days)",
+);
+/// Seconds a session lives at most after sign-in; at least the idle lifetime.
+pub const SESSION_MAX_TTL_SECONDS: Variable = number_variable(
+    "SESSION_MAX_TTL_SECONDS",
+    30 * 24 * 3600,
+    (300, YEAR_SECONDS),
+    "a session ends at the latest this many seconds after sign-in (30 days); at least the idle lifetime",
+);
+/// Seconds after a rotation during which the just-rotated refresh token still answers.
+pub const REFRESH_REUSE_GRACE_SECONDS: Variable = number_variable(
+    "REFRESH_REUSE_GRACE_SECONDS",
+    10,
+    (0, 300),
+    "after a rotation, the just-rotated refresh token still answers (with the current one) for this many seconds",
+);
+/// Consecutive failed logins for one email before it is throttled.
+pub const LOGIN_THROTTLE_THRESHOLD: Variable = number_variable(
+    "LOGIN_THROTTLE_THRESHOLD",
+    5,
+    (1, 100),
+    "consecutive failed logins for one email before its attempts are slowed down",
+);
+/// The first throttle delay in seconds, doubled on each further failure.
+pub const LOGIN_THROTTLE_BASE_DELAY_SECONDS: Variable = number_variable(
+    "LOGIN_THROTTLE_BASE_DELAY_SECONDS",
+    1,
+    (1, 3_600),
+    "the first wait after the threshold, in seconds, doubled with each further failure",
+);
+/// The longest throttle delay in seconds; at least the base delay.
+pub const LOGIN_THROTTLE_MAX_DELAY_SECONDS: Variable = number_variable(
+    "LOGIN_THROTTLE_MAX_DELAY_SECONDS",
+    900,
+    (1, 86_400),
+    "the longest wait between login attempts for one email, in seconds (backoff, never a lockout); at least the base delay",
+);
+/// The log filter, read by [`crate::telemetry`].
+pub const RUST_LOG: Variable = Variable {
+    name: "RUST_LOG",
+    default: Unset::Text("info"),
+    range: None,
+    doc: "log filter: `target=level` directives, e.g. `info,shared=debug` (`tracing_subscriber::filter::Targets` syntax; no span filters); dependencies never below `debug`",
+};
+
+/// Every variable the functions read, in the order README lists them.
+pub const VARIABLES: &[Variable] = &[
+    TABLE_NAME,
+    TOKEN_SIGNING_KEY_SECRET_ARN,
+    TOKEN_SIGNING_KEY,
+    TOKEN_ISSUER,
+    TOKEN_AUDIENCE,
+    ACCESS_TOKEN_TTL_SECONDS,
+    PASSWORD_MIN_LENGTH,
+    DYNAMODB_TIMEOUT_MS,
+    ARGON2_MEMORY_KIB,
+    ARGON2_ITERATIONS,
+    ARGON2_PARALLELISM,
+    SESSION_IDLE_TTL_SECONDS,
+    SESSION_MAX_TTL_SECONDS,
+    REFRESH_REUSE_GRACE_SECONDS,
+    LOGIN_THROTTLE_THRESHOLD,
+    LOGIN_THROTTLE_BASE_DELAY_SECONDS,
+    LOGIN_THROTTLE_MAX_DELAY_SECONDS,
+    RUST_LOG,
+];
 
 /// Where the token signing key comes from.
 #[derive(Debug)]
@@ -98,9 +270,9 @@ pub struct SessionSettings {
 impl Default for SessionSettings {
     fn default() -> Self {
         Self {
-            idle_ttl: Duration::from_secs(7 * 24 * 3600),
-            max_ttl: Duration::from_secs(30 * 24 * 3600),
-            reuse_grace: Duration::from_secs(10),
+            idle_ttl: Duration::from_secs(SESSION_IDLE_TTL_SECONDS.number()),
+            max_ttl: Duration::from_secs(SESSION_MAX_TTL_SECONDS.number()),
+            reuse_grace: Duration::from_secs(REFRESH_REUSE_GRACE_SECONDS.number()),
         }
     }
 }
@@ -121,8 +293,8 @@ impl Default for ThrottleSettings {
     fn default() -> Self {
         Self {
             threshold: 5,
-            base_delay: Duration::from_secs(1),
-            max_delay: Duration::from_secs(900),
+            base_delay: Duration::from_secs(LOGIN_THROTTLE_BASE_DELAY_SECONDS.number()),
+            max_delay: Duration::from_secs(LOGIN_THROTTLE_MAX_DELAY_SECONDS.number()),
         }
     }
 }
@@ -151,156 +323,119 @@ impl Config {
 
     /// Reads configuration through `lookup`, so tests need not mutate the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let get =
+            |variable: Variable| lookup(variable.name).filter(|value| !value.trim().is_empty());
+        let (arn, key) = (TOKEN_SIGNING_KEY_SECRET_ARN.name, TOKEN_SIGNING_KEY.name);
         let signing_key = match (get(TOKEN_SIGNING_KEY_SECRET_ARN), get(TOKEN_SIGNING_KEY)) {
             (Some(arn), None) => KeySource::SecretArn(arn),
             (None, Some(key)) => KeySource::Inline(SecretString::from(key)),
             (Some(_), Some(_)) => {
                 return Err(ConfigError::Invalid {
-                    name: TOKEN_SIGNING_KEY,
-                    reason: format!(
-                        "set {TOKEN_SIGNING_KEY} or {TOKEN_SIGNING_KEY_SECRET_ARN}, not both"
-                    ),
+                    name: key,
+                    reason: format!("set {key} or {arn}, not both"),
                 });
             }
             (None, None) => {
                 return Err(ConfigError::Invalid {
-                    name: TOKEN_SIGNING_KEY,
-                    reason: format!(
-                        "set {TOKEN_SIGNING_KEY_SECRET_ARN} (in AWS) or {TOKEN_SIGNING_KEY} (locally)"
-                    ),
+                    name: key,
+                    reason: format!("set {arn} (in AWS) or {key} (locally)"),
                 });
             }
         };
-        Ok(Self {
-            table_name: get(TABLE_NAME).ok_or(ConfigError::Missing(TABLE_NAME))?,
-            signing_key,
-            token_issuer: get(TOKEN_ISSUER).unwrap_or_else(|| "accounts-api".to_owned()),
-            token_audience: get(TOKEN_AUDIENCE).unwrap_or_else(|| "accounts-api".to_owned()),
-            access_token_ttl: Duration::from_secs(number(
-                &get,
-                ACCESS_TOKEN_TTL_SECONDS,
-                900,
-                60..=86_400,
-            )?),
-            password_min_length: number(
-                &get,
-                PASSWORD_MIN_LENGTH,
-                MIN_PASSWORD_LENGTH,
-                MIN_PASSWORD_LENGTH..=MAX_PASSWORD_LENGTH,
+        let number = |variable| number(&get, variable);
+        let seconds = |variable| number(variable).map(Duration::from_secs);
+        let sessions = SessionSettings {
+            idle_ttl: seconds(SESSION_IDLE_TTL_SECONDS)?,
+            max_ttl: at_least(
+                seconds(SESSION_MAX_TTL_SECONDS)?,
+                SESSION_MAX_TTL_SECONDS,
+                SESSION_IDLE_TTL_SECONDS,
+                seconds(SESSION_IDLE_TTL_SECONDS)?,
             )?,
-            dynamodb_timeout: Duration::from_millis(number(
-                &get,
-                DYNAMODB_TIMEOUT_MS,
-                3_000,
-                100..=20_000,
-            )?),
-            login_throttle: throttle_settings(&get)?,
-            sessions: session_settings(&get)?,
+            reuse_grace: seconds(REFRESH_REUSE_GRACE_SECONDS)?,
+        };
+        let base_delay = seconds(LOGIN_THROTTLE_BASE_DELAY_SECONDS)?;
+        let login_throttle = ThrottleSettings {
+            threshold: narrow(number(LOGIN_THROTTLE_THRESHOLD)?, LOGIN_THROTTLE_THRESHOLD)?,
+            base_delay,
+            max_delay: at_least(
+                seconds(LOGIN_THROTTLE_MAX_DELAY_SECONDS)?,
+                LOGIN_THROTTLE_MAX_DELAY_SECONDS,
+                LOGIN_THROTTLE_BASE_DELAY_SECONDS,
+                base_delay,
+            )?,
+        };
+        Ok(Self {
+            table_name: get(TABLE_NAME).ok_or(ConfigError::Missing(TABLE_NAME.name))?,
+            signing_key,
+            token_issuer: text(&get, TOKEN_ISSUER),
+            token_audience: text(&get, TOKEN_AUDIENCE),
+            access_token_ttl: seconds(ACCESS_TOKEN_TTL_SECONDS)?,
+            password_min_length: narrow(number(PASSWORD_MIN_LENGTH)?, PASSWORD_MIN_LENGTH)?,
+            dynamodb_timeout: Duration::from_millis(number(DYNAMODB_TIMEOUT_MS)?),
+            login_throttle,
+            sessions,
             argon2: Argon2Settings {
-                memory_kib: number(
-                    &get,
-                    ARGON2_MEMORY_KIB,
-                    ARGON2_M_COST,
-                    ARGON2_M_COST..=1_048_576,
-                )?,
-                iterations: number(&get, ARGON2_ITERATIONS, ARGON2_T_COST, ARGON2_T_COST..=20)?,
-                parallelism: number(&get, ARGON2_PARALLELISM, ARGON2_P_COST, ARGON2_P_COST..=16)?,
+                memory_kib: narrow(number(ARGON2_MEMORY_KIB)?, ARGON2_MEMORY_KIB)?,
+                iterations: narrow(number(ARGON2_ITERATIONS)?, ARGON2_ITERATIONS)?,
+                parallelism: narrow(number(ARGON2_PARALLELISM)?, ARGON2_PARALLELISM)?,
             },
         })
     }
 }
 
-fn throttle_settings(
-    get: &impl Fn(&str) -> Option<String>,
-) -> Result<ThrottleSettings, ConfigError> {
-    let defaults = ThrottleSettings::default();
-    let threshold = number(get, LOGIN_THROTTLE_THRESHOLD, defaults.threshold, 1..=100)?;
-    let base = number(
-        get,
-        LOGIN_THROTTLE_BASE_DELAY_SECONDS,
-        defaults.base_delay.as_secs(),
-        1..=3_600,
-    )?;
-    let max = number(
-        get,
-        LOGIN_THROTTLE_MAX_DELAY_SECONDS,
-        defaults.max_delay.as_secs(),
-        1..=86_400,
-    )?;
-    if max < base {
-        return Err(ConfigError::Invalid {
-            name: LOGIN_THROTTLE_MAX_DELAY_SECONDS,
-            reason: format!("must be at least {LOGIN_THROTTLE_BASE_DELAY_SECONDS}"),
-        });
+/// A text variable, or its default.
+fn text(get: &impl Fn(Variable) -> Option<String>, variable: Variable) -> String {
+    match (get(variable), variable.default) {
+        (Some(value), _) => value,
+        (None, Unset::Text(default)) => default.to_owned(),
+        (None, _) => String::new(),
     }
-    Ok(ThrottleSettings {
-        threshold,
-        base_delay: Duration::from_secs(base),
-        max_delay: Duration::from_secs(max),
+}
+
+/// A number variable within its range, or its default.
+fn number(
+    get: &impl Fn(Variable) -> Option<String>,
+    variable: Variable,
+) -> Result<u64, ConfigError> {
+    let (start, end) = variable.range.unwrap_or((0, u64::MAX));
+    let Some(raw) = get(variable) else {
+        return match variable.default {
+            Unset::Number(default) => Ok(default),
+            _ => Err(ConfigError::Missing(variable.name)),
+        };
+    };
+    match raw.trim().parse::<u64>() {
+        Ok(value) if (start..=end).contains(&value) => Ok(value),
+        _ => Err(ConfigError::Invalid {
+            name: variable.name,
+            reason: format!("must be a whole number from {start} to {end}"),
+        }),
+    }
+}
+
+/// A number in range, as the type its setting holds (every range fits it).
+fn narrow<T: TryFrom<u64>>(value: u64, variable: Variable) -> Result<T, ConfigError> {
+    T::try_from(value).map_err(|_| ConfigError::Invalid {
+        name: variable.name,
+        reason: "is too large".to_owned(),
     })
 }
 
-fn session_settings(get: &impl Fn(&str) -> Option<String>) -> Result<SessionSettings, ConfigError> {
-    let defaults = SessionSettings::default();
-    let year = 365 * 24 * 3600;
-    let idle = number(
-        get,
-        SESSION_IDLE_TTL_SECONDS,
-        defaults.idle_ttl.as_secs(),
-        300..=year,
-    )?;
-    let max = number(
-        get,
-        SESSION_MAX_TTL_SECONDS,
-        defaults.max_ttl.as_secs(),
-        300..=year,
-    )?;
-    if max < idle {
+/// `value` of `variable`, refused if below `floor`, the value of `other`.
+fn at_least(
+    value: Duration,
+    variable: Variable,
+    other: Variable,
+    floor: Duration,
+) -> Result<Duration, ConfigError> {
+    if value < floor {
         return Err(ConfigError::Invalid {
-            name: SESSION_MAX_TTL_SECONDS,
-            reason: format!("must be at least {SESSION_IDLE_TTL_SECONDS}"),
+            name: variable.name,
+            reason: format!("must be at least {}", other.name),
         });
     }
-    let grace = number(
-        get,
-        REFRESH_REUSE_GRACE_SECONDS,
-        defaults.reuse_grace.as_secs(),
-        0..=300,
-    )?;
-    Ok(SessionSettings {
-        idle_ttl: Duration::from_secs(idle),
-        max_ttl: Duration::from_secs(max),
-        reuse_grace: Duration::from_secs(grace),
-    })
-}
-
-fn number<T>(
-    get: &impl Fn(&str) -> Option<String>,
-    name: &'static str,
-    default: T,
-    range: std::ops::RangeInclusive<T>,
-) -> Result<T, ConfigError>
-where
-    T: FromStr + PartialOrd + std::fmt::Display,
-{
-    let Some(raw) = get(name) else {
-        return Ok(default);
-    };
-    let invalid = || ConfigError::Invalid {
-        name,
-        reason: format!(
-            "must be a whole number from {} to {}",
-            range.start(),
-            range.end()
-        ),
-    };
-    let value: T = raw.trim().parse().map_err(|_| invalid())?;
-    if range.contains(&value) {
-        Ok(value)
-    } else {
-        Err(invalid())
-    }
+    Ok(value)
 }
 
 #[cfg(test)]
@@ -308,15 +443,15 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    fn config(vars: &[(Variable, &str)]) -> Result<Config, ConfigError> {
         let vars: HashMap<String, String> = vars
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.name.to_owned(), v.to_string()))
             .collect();
         Config::from_lookup(|name| vars.get(name).cloned())
     }
 
-    const MINIMAL: [(&str, &str); 2] = [(TABLE_NAME, "users"), (TOKEN_SIGNING_KEY, "k")];
+    const MINIMAL: [(Variable, &str); 2] = [(TABLE_NAME, "users"), (TOKEN_SIGNING_KEY, "k")];
 
     #[test]
     fn defaults_apply_when_only_the_required_variables_are_set() {
@@ -339,6 +474,26 @@ mod tests {
     }
 
     #[test]
+    fn every_default_is_in_its_range_and_every_name_is_listed_once() {
+        let mut names: Vec<&str> = VARIABLES.iter().map(|v| v.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), VARIABLES.len());
+        for variable in VARIABLES {
+            if let Some((min, max)) = variable.range {
+                assert!(
+                    min <= variable.number() && variable.number() <= max,
+                    "{variable}"
+                );
+            }
+            assert_eq!(
+                variable.range.is_some(),
+                matches!(variable.default, Unset::Number(_))
+            );
+        }
+    }
+
+    #[test]
     fn a_missing_table_name_is_named() {
         let error = config(&[(TOKEN_SIGNING_KEY, "k")]).expect_err("invalid");
         assert_eq!(error.to_string(), "TABLE_NAME must be set");
@@ -349,7 +504,10 @@ mod tests {
         let none = config(&[(TABLE_NAME, "t")])
             .expect_err("invalid")
             .to_string();
-        assert!(none.contains(TOKEN_SIGNING_KEY) && none.contains(TOKEN_SIGNING_KEY_SECRET_ARN));
+        assert!(
+            none.contains(TOKEN_SIGNING_KEY.name)
+                && none.contains(TOKEN_SIGNING_KEY_SECRET_ARN.name)
+        );
         let both = config(&[
             (TABLE_NAME, "t"),
             (TOKEN_SIGNING_KEY, "k"),
@@ -385,7 +543,7 @@ mod tests {
             let mut vars = MINIMAL.to_vec();
             vars.push((name, value));
             let error = config(&vars).expect_err("invalid").to_string();
-            assert!(error.starts_with(name), "{error}");
+            assert!(error.starts_with(name.name), "{error}");
             assert!(
                 !error.contains(value),
                 "the message echoes the value: {error}"
@@ -402,7 +560,7 @@ mod tests {
         vars.push((SESSION_IDLE_TTL_SECONDS, "7200"));
         vars.push((SESSION_MAX_TTL_SECONDS, "3600"));
         let error = config(&vars).expect_err("invalid").to_string();
-        assert!(error.starts_with(SESSION_MAX_TTL_SECONDS), "{error}");
+        assert!(error.starts_with(SESSION_MAX_TTL_SECONDS.name), "{error}");
     }
 
     #[test]
@@ -412,7 +570,7 @@ mod tests {
         vars.push((LOGIN_THROTTLE_MAX_DELAY_SECONDS, "30"));
         let error = config(&vars).expect_err("invalid").to_string();
         assert!(
-            error.starts_with(LOGIN_THROTTLE_MAX_DELAY_SECONDS),
+            error.starts_with(LOGIN_THROTTLE_MAX_DELAY_SECONDS.name),
             "{error}"
         );
         vars.pop();

@@ -5,10 +5,8 @@
 
 use std::fmt;
 
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{
-    self, Output, ParamsString, PasswordHash, PasswordHasher as _, SaltString,
-};
+use argon2::password_hash::rand_core::{OsRng, RngCore as _};
+use argon2::password_hash::{self, Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
@@ -89,8 +87,8 @@ pub struct PasswordPolicy {
 }
 
 impl PasswordPolicy {
-    /// A policy with the given minimum, clamped to `MIN_PASSWORD_LENGTH..=MAX_PASSWORD_LENGTH`
-    /// by [`crate::config::Config`] before it gets here.
+    /// A policy with the given minimum, which [`crate::config::Config`] has already held to
+    /// `MIN_PASSWORD_LENGTH..=MAX_PASSWORD_LENGTH` (it refuses any other value at start-up).
     pub fn new(min_length: usize) -> Self {
         Self { min_length }
     }
@@ -212,7 +210,9 @@ pub struct Verification {
 pub struct PasswordHasher {
     argon2: Argon2<'static>,
     settings: Argon2Settings,
-    dummy: String,
+    /// What unknown accounts are verified against: made at the first verification of this
+    /// instance, whichever path it takes (see [`PasswordHasher::verify`]).
+    dummy: Arc<tokio::sync::OnceCell<String>>,
     memory: Arc<ArgonMemory>,
 }
 
@@ -225,9 +225,8 @@ impl fmt::Debug for PasswordHasher {
 }
 
 impl PasswordHasher {
-    /// A hasher for `settings` (already checked by [`crate::config::Config`]). With parameters
-    /// other than the defaults it hashes one random password now, so that unknown accounts are
-    /// verified against a hash that costs what a real one costs.
+    /// A hasher for `settings` (already checked by [`crate::config::Config`]). Cheap: no hash
+    /// is computed until a password is hashed or verified.
     pub fn new(settings: Argon2Settings) -> Result<Self, argon2::Error> {
         let params = Params::new(
             settings.memory_kib,
@@ -235,23 +234,44 @@ impl PasswordHasher {
             settings.parallelism,
             None,
         )?;
-        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let dummy = if settings == Argon2Settings::default() {
-            DUMMY_HASH.to_owned()
-        } else {
-            let salt = SaltString::generate(&mut OsRng);
-            let random = uuid::Uuid::new_v4().to_string();
-            argon2
-                .hash_password(random.as_bytes(), &salt)
-                .map_err(|_| argon2::Error::OutputTooShort)?
-                .to_string()
-        };
         Ok(Self {
-            argon2,
+            argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
             settings,
-            dummy,
+            dummy: Arc::new(tokio::sync::OnceCell::new()),
             memory: Arc::new(ArgonMemory::new()),
         })
+    }
+
+    /// The hash unknown accounts are verified against, with the configured parameters, so that
+    /// it costs what a real one costs: a constant for the default parameters; otherwise one
+    /// random password hashed once per instance, the first time any verification needs it.
+    ///
+    /// Made on first use rather than at start-up: most functions never verify a password, and
+    /// at 256 MB the hash would cost them about seven times what it costs at 1769 MB.
+    async fn dummy(&self) -> Result<String, ApiError> {
+        let made = self.dummy.get_or_try_init(|| async {
+            if self.settings == Argon2Settings::default() {
+                return Ok(DUMMY_HASH.to_owned());
+            }
+            let argon2 = self.argon2.clone();
+            self.memory
+                .run(move |memory| {
+                    let mut random = [0u8; 32];
+                    OsRng.fill_bytes(&mut random);
+                    let salt = SaltString::generate(&mut OsRng);
+                    hash_in_memory(&argon2, &random, &salt, memory).map_err(|error| {
+                        ApiError::internal(format!("argon2 dummy hash failed: {error}"))
+                    })
+                })
+                .await?
+        });
+        made.await.cloned()
+    }
+
+    /// Whether the dummy hash exists yet (tests).
+    #[cfg(test)]
+    fn has_dummy(&self) -> bool {
+        self.dummy.initialized()
     }
 
     /// The configured parameters.
@@ -284,7 +304,9 @@ impl PasswordHasher {
         stored: Option<PasswordHashString>,
     ) -> Result<Verification, ApiError> {
         let settings = self.settings;
-        let dummy = self.dummy.clone();
+        // Both paths wait for the dummy hash, so the first verification of an instance costs the
+        // same whether or not the account exists.
+        let dummy = self.dummy().await?;
         self.memory
             .run(move |memory| {
                 let known = stored.is_some();
@@ -557,7 +579,7 @@ mod tests {
     /// what the other made, for the configured parameters and for older, weaker ones.
     #[test]
     fn pooled_memory_hashing_is_interchangeable_with_argon2s_own() {
-        use argon2::password_hash::PasswordVerifier as _;
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
         for settings in [
             Argon2Settings::default(),
             Argon2Settings {
@@ -717,7 +739,9 @@ mod tests {
         );
         assert!(
             stronger
-                .dummy
+                .dummy()
+                .await
+                .expect("made")
                 .starts_with("$argon2id$v=19$m=38912,t=3,p=1$")
         );
         let wrong = SecretString::from("Correct horse battery");
@@ -732,5 +756,29 @@ mod tests {
                 needs_rehash: false
             }
         );
+    }
+
+    /// A function that never verifies a password never pays for the dummy hash; one that does
+    /// pays for it at its first verification, whether that is of a known account or not, so the
+    /// two paths cost the same then too.
+    #[tokio::test]
+    async fn the_dummy_hash_is_made_at_the_first_verification_on_either_path() {
+        let settings = Argon2Settings {
+            memory_kib: ARGON2_M_COST + 1024,
+            ..Argon2Settings::default()
+        };
+        for known in [false, true] {
+            let hasher = PasswordHasher::new(settings).expect("valid");
+            let stored = hasher
+                .hash(parse("correct horse battery").expect("valid"))
+                .await
+                .expect("hashed");
+            assert!(!hasher.has_dummy(), "made before it was needed");
+            let stored = known.then_some(stored);
+            let candidate = SecretString::from("correct horse battery");
+            let found = hasher.verify(candidate, stored).await.expect("verified");
+            assert_eq!(found.matches, known);
+            assert!(hasher.has_dummy(), "known account: {known}");
+        }
     }
 }

@@ -39,14 +39,15 @@ pub const MAX_TARGET_BYTES: usize = 8 * 1024;
 /// serving `AWS_LAMBDA_MAX_CONCURRENCY` invocations at once where that is set (Lambda Managed
 /// Instances, `cargo lambda watch`) and one at a time where it is not.
 ///
-/// Every `main.rs` is this one call. The state lives as long as the process, so it is leaked
-/// once rather than reference-counted on every invocation.
-pub async fn run<F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
+/// Every `main.rs` is this one call, with `function` the crate's name as its log target
+/// (`env!("CARGO_CRATE_NAME")`: the function's own logs may go down to `trace`). The state lives
+/// as long as the process, so it is leaked once rather than reference-counted on every
+/// invocation.
+pub async fn run<F, Fut>(function: &'static str, handler: F) -> Result<(), lambda_runtime::Error>
 where
     F: Fn(&'static AppState, Event) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = EventResponse> + Send + 'static,
 {
-    let function = crate::telemetry::crate_of(&handler);
     let state: &'static AppState = Box::leak(Box::new(AppState::cold_start(function).await?));
     lambda_runtime::run_concurrent(service_fn(move |event: Event| {
         let handler = handler.clone();
@@ -398,19 +399,6 @@ mod tests {
         assert_eq!(
             percent_encode_query("x=\"<>\\^`{|}#"),
             "x=%22%3C%3E%5C%5E%60%7B%7C%7D%23"
-        );
-    }
-
-    #[test]
-    fn a_handler_names_its_crate() {
-        assert_eq!(
-            crate::telemetry::crate_of(
-                &respond::<
-                    fn(Request) -> std::future::Ready<Result<Response<Body>, ApiError>>,
-                    std::future::Ready<Result<Response<Body>, ApiError>>,
-                >
-            ),
-            "shared"
         );
     }
 

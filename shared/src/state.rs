@@ -5,13 +5,13 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
-use aws_sdk_dynamodb::error::DisplayErrorContext;
 use secrecy::SecretString;
 
 use crate::config::{
-    Config, ConfigError, KeySource, TOKEN_SIGNING_KEY, TOKEN_SIGNING_KEY_SECRET_ARN,
+    ARGON2_ITERATIONS, ARGON2_MEMORY_KIB, ARGON2_PARALLELISM, Config, ConfigError, KeySource,
+    TOKEN_SIGNING_KEY, TOKEN_SIGNING_KEY_SECRET_ARN,
 };
-use crate::password::{Argon2Settings, PasswordHasher, PasswordPolicy};
+use crate::password::{PasswordHasher, PasswordPolicy};
 use crate::session::RefreshTokens;
 use crate::store::{LoginThrottle, UserStore};
 use crate::token::{KeyTooShort, SigningKey, TokenService, TokenSettings};
@@ -39,9 +39,17 @@ pub enum StartupError {
     /// A variable is missing or malformed.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The signing key secret could not be read.
-    #[error("could not read the secret named by {TOKEN_SIGNING_KEY_SECRET_ARN}: {0}")]
-    Secret(String),
+    /// The signing key secret could not be read (the SDK's error is the source).
+    #[error("could not read the secret named by {TOKEN_SIGNING_KEY_SECRET_ARN}")]
+    Secret(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The secret holds no text.
+    #[error("the secret named by {TOKEN_SIGNING_KEY_SECRET_ARN} has no SecretString")]
+    SecretNotText,
+    /// argon2 refuses the configured cost parameters.
+    #[error(
+        "{ARGON2_MEMORY_KIB}, {ARGON2_ITERATIONS} and {ARGON2_PARALLELISM}: argon2 refuses these parameters"
+    )]
+    Argon2(#[source] argon2::Error),
     /// The signing key is too short.
     #[error("{variable}: {source}")]
     Key {
@@ -59,7 +67,13 @@ impl AppState {
     pub async fn cold_start(function: &'static str) -> Result<Self, StartupError> {
         crate::telemetry::init(function);
         Self::from_env().await.inspect_err(|error| {
-            tracing::error!(%error, "refusing to start");
+            let mut message = error.to_string();
+            let mut source = std::error::Error::source(error);
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            tracing::error!(error = %message, "refusing to start");
         })
     }
 
@@ -82,18 +96,14 @@ impl AppState {
         sdk: &SdkConfig,
         dynamodb: aws_sdk_dynamodb::Client,
     ) -> Result<Self, StartupError> {
-        // The two slow parts of a cold start run side by side: the hasher (which, with argon2
-        // parameters other than the defaults, hashes once to make its dummy hash: tens of ms)
-        // on the blocking pool, while the signing key comes from Secrets Manager.
-        // (With the default parameters the dummy hash is a constant: nothing to overlap.)
-        let argon2 = config.argon2;
-        let hasher = (argon2 != Argon2Settings::default())
-            .then(|| tokio::task::spawn_blocking(move || PasswordHasher::new(argon2)));
+        // Cheap: its dummy hash is made at the first verification, in the functions that verify.
+        let passwords = PasswordHasher::new(config.argon2).map_err(StartupError::Argon2)?;
         let (key, variable) = match config.signing_key {
-            KeySource::Inline(key) => (key, TOKEN_SIGNING_KEY),
-            KeySource::SecretArn(arn) => {
-                (fetch_secret(sdk, &arn).await?, TOKEN_SIGNING_KEY_SECRET_ARN)
-            }
+            KeySource::Inline(key) => (key, TOKEN_SIGNING_KEY.name),
+            KeySource::SecretArn(arn) => (
+                fetch_secret(sdk, &arn).await?,
+                TOKEN_SIGNING_KEY_SECRET_ARN.name,
+            ),
         };
         let key = SigningKey::new(key).map_err(|source| StartupError::Key { variable, source })?;
         let tokens = TokenService::hs256(
@@ -118,17 +128,7 @@ impl AppState {
             users: UserStore::new(dynamodb, config.table_name),
             tokens,
             password_policy: PasswordPolicy::new(config.password_min_length),
-            passwords: match hasher {
-                Some(task) => task.await.map_err(|error| error.to_string()),
-                None => Ok(PasswordHasher::new(argon2)),
-            }
-            .and_then(|built| built.map_err(|error| error.to_string()))
-            .map_err(|error| {
-                StartupError::Config(ConfigError::Invalid {
-                    name: crate::config::ARGON2_MEMORY_KIB,
-                    reason: format!("argon2 refuses these parameters: {error}"),
-                })
-            })?,
+            passwords,
         })
     }
 }
@@ -177,6 +177,8 @@ const AWS_ROOT_CAS: &[u8] = include_bytes!("../data/aws-root-cas.pem");
 fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
     use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
     let trust = TrustStore::empty().with_pem_certificate(AWS_ROOT_CAS);
+    // Start-up only, on bytes compiled into the binary (a unit test builds the same client).
+    #[allow(clippy::expect_used)]
     let context = TlsContext::builder()
         .with_trust_store(trust)
         .build()
@@ -193,11 +195,11 @@ async fn fetch_secret(sdk: &SdkConfig, arn: &str) -> Result<SecretString, Startu
         .secret_id(arn)
         .send()
         .await
-        .map_err(|error| StartupError::Secret(DisplayErrorContext(error).to_string()))?;
+        .map_err(|error| StartupError::Secret(error.into()))?;
     output
         .secret_string
         .map(SecretString::from)
-        .ok_or_else(|| StartupError::Secret("the secret has no SecretString".to_owned()))
+        .ok_or(StartupError::SecretNotText)
 }
 
 #[cfg(test)]

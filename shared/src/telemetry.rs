@@ -7,7 +7,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::{Layer, Registry};
 
 /// Installs the JSON log subscriber for this process, writing to stdout (CloudWatch in AWS);
-/// `function` is the running function's crate (see [`crate_of`]).
+/// `function` is the running function's crate, its log target.
 pub fn init(function: &'static str) {
     // Fails only if a subscriber is already installed, which is then the one to keep.
     let _ = tracing::subscriber::set_global_default(subscriber(
@@ -17,13 +17,6 @@ pub fn init(function: &'static str) {
     ));
 }
 
-/// The crate a function (such as a handler) is defined in: its log target, so a function's own
-/// logs may go down to `trace` without a hand-kept list of crate names.
-pub fn crate_of<F>(_: &F) -> &'static str {
-    let path = std::any::type_name::<F>();
-    path.split("::").next().unwrap_or(path)
-}
-
 /// The filter from `RUST_LOG` (`target=level` directives, e.g. `info,shared=debug`), or `info`
 /// when it is unset or does not parse.
 ///
@@ -31,7 +24,7 @@ pub fn crate_of<F>(_: &F) -> &'static str {
 /// filters, and without the regex engine those need: 0.4 MB (5 %) less per function binary
 /// (docs/benchmarks.md).
 pub fn default_filter() -> Targets {
-    std::env::var("RUST_LOG")
+    std::env::var(crate::config::RUST_LOG.name)
         .ok()
         .and_then(|directives| directives.parse().ok())
         .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO))

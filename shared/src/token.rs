@@ -1,7 +1,9 @@
 //! JWT access tokens: issued on register and login, verified on every authenticated request.
 //!
-//! [`TokenService`] is the only code that touches `jsonwebtoken`; swapping HS256 for an
-//! asymmetric algorithm later changes this file and the key loading in `state`, nothing else.
+//! [`TokenService`] is the only code that touches `jsonwebtoken`. Swapping HS256 for an
+//! asymmetric algorithm changes this file, the key loading in `state`, the key's configuration
+//! and secret in `config` and the template, and the tests' tokens (`dev/make_events.py` signs the
+//! bad-token events with the development key).
 
 use std::fmt;
 use std::time::Duration;
@@ -271,17 +273,8 @@ mod tests {
     }
 
     fn b64(bytes: &[u8]) -> String {
-        // base64url without padding, enough for hand-built tokens.
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        let mut out = String::new();
-        for chunk in bytes.chunks(3) {
-            let n = chunk.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b))
-                << (8 * (3 - chunk.len()));
-            for i in 0..=chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            }
-        }
-        out
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! well as DynamoDB): the signing key is read from the secret named by its ARN, and a missing or
 //! short key stops start-up with a message naming the variable.
 
+#![allow(clippy::expect_used)] // helpers of tests and examples: a panic is the failure
+
 use secrecy::SecretString;
 use shared::config::{Config, TOKEN_SIGNING_KEY, TOKEN_SIGNING_KEY_SECRET_ARN};
 use shared::state::{AppState, StartupError, sdk_config_loader};
@@ -52,8 +54,8 @@ async fn the_signing_key_is_read_from_the_secret_named_by_its_arn() {
     let key = "a-64-character-key-from-secrets-manager-0123456789abcdefghijklmn";
     let arn = secret_holding(key).await;
     let state = start(config(&[
-        (TOKEN_SIGNING_KEY, ""),
-        (TOKEN_SIGNING_KEY_SECRET_ARN, &arn),
+        (TOKEN_SIGNING_KEY.name, ""),
+        (TOKEN_SIGNING_KEY_SECRET_ARN.name, &arn),
     ]))
     .await
     .expect("starts");
@@ -83,14 +85,14 @@ async fn the_signing_key_is_read_from_the_secret_named_by_its_arn() {
 async fn a_short_secret_refuses_to_start_naming_the_variable() {
     let arn = secret_holding("too-short-key").await;
     let error = start(config(&[
-        (TOKEN_SIGNING_KEY, ""),
-        (TOKEN_SIGNING_KEY_SECRET_ARN, &arn),
+        (TOKEN_SIGNING_KEY.name, ""),
+        (TOKEN_SIGNING_KEY_SECRET_ARN.name, &arn),
     ]))
     .await
     .expect_err("refuses");
     let message = error.to_string();
     assert!(
-        message.starts_with(TOKEN_SIGNING_KEY_SECRET_ARN),
+        message.starts_with(TOKEN_SIGNING_KEY_SECRET_ARN.name),
         "{message}"
     );
     assert!(message.contains("at least 32 bytes"), "{message}");
@@ -104,21 +106,23 @@ async fn a_short_secret_refuses_to_start_naming_the_variable() {
 async fn an_unreadable_secret_refuses_to_start_naming_the_variable() {
     let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:does-not-exist-AbCdEf";
     let error = start(config(&[
-        (TOKEN_SIGNING_KEY, ""),
-        (TOKEN_SIGNING_KEY_SECRET_ARN, arn),
+        (TOKEN_SIGNING_KEY.name, ""),
+        (TOKEN_SIGNING_KEY_SECRET_ARN.name, arn),
     ]))
     .await
     .expect_err("refuses");
     assert!(matches!(error, StartupError::Secret(_)), "{error:?}");
     assert!(
-        error.to_string().contains(TOKEN_SIGNING_KEY_SECRET_ARN),
+        error
+            .to_string()
+            .contains(TOKEN_SIGNING_KEY_SECRET_ARN.name),
         "{error}"
     );
 }
 
 #[tokio::test]
 async fn a_short_inline_key_refuses_to_start_naming_the_variable() {
-    let error = start(config(&[(TOKEN_SIGNING_KEY, "short")]))
+    let error = start(config(&[(TOKEN_SIGNING_KEY.name, "short")]))
         .await
         .expect_err("refuses");
     let message = error.to_string();

@@ -1,6 +1,8 @@
 //! End to end over HTTP: the local API (`cargo lambda watch` with the template's routes) in front
 //! of the real functions and the local DynamoDB, as `make test` starts them.
 
+#![allow(clippy::expect_used)] // helpers of tests and examples: a panic is the failure
+
 use std::time::Duration;
 
 use serde_json::{Value, json};

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::run(change_password::handler).await
+    shared::runtime::run(env!("CARGO_CRATE_NAME"), change_password::handler).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::run(delete_account::handler).await
+    shared::runtime::run(env!("CARGO_CRATE_NAME"), delete_account::handler).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::run(list_sessions::handler).await
+    shared::runtime::run(env!("CARGO_CRATE_NAME"), list_sessions::handler).await
 }

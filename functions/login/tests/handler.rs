@@ -1,6 +1,8 @@
 //! `POST /login` through the real handler, fed the payloads in events/, against the local
 //! DynamoDB server `make test` starts. Each test creates its own account (its own key space).
 
+#![allow(clippy::expect_used)] // helpers of tests and examples: a panic is the failure
+
 use std::time::{Duration, Instant};
 
 use lambda_http::http::{HeaderMap, StatusCode, header};

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::run(profile::handler).await
+    shared::runtime::run(env!("CARGO_CRATE_NAME"), profile::handler).await
 }

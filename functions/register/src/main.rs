@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::run(register::handler).await
+    shared::runtime::run(env!("CARGO_CRATE_NAME"), register::handler).await
 }

@@ -1,6 +1,8 @@
 //! `POST /register` through the real handler, fed the payloads in events/, against the local
 //! DynamoDB server `make test` starts. Each test registers its own emails (its own key space).
 
+#![allow(clippy::expect_used)] // helpers of tests and examples: a panic is the failure
+
 use std::sync::Arc;
 
 use lambda_http::http::{StatusCode, header};

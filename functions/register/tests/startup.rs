@@ -1,6 +1,8 @@
 //! The real binary refuses to start, with a message naming the variable, when its configuration
 //! is incomplete (every function shares this cold start: `AppState::cold_start`).
 
+#![allow(clippy::expect_used)] // helpers of tests and examples: a panic is the failure
+
 use std::process::Command;
 
 fn run_with(env: &[(&str, &str)]) -> (bool, String) {

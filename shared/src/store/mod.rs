@@ -1,17 +1,20 @@
-//! The user store: one DynamoDB table, two kinds of item.
+//! The user store: one DynamoDB table, four kinds of item.
 //!
-//! | item        | `pk`             | `sk`    | holds                                          |
-//! |-------------|------------------|---------|------------------------------------------------|
-//! | user        | `USER#<id>`      | `USER`  | id, email, name, password hash, created_at     |
-//! | email claim | `EMAIL#<email>`  | `EMAIL` | the id of the user who owns the email          |
-//! | throttle    | `THROTTLE#<mac>` | `LOGIN` | failed sign-ins for one email ([`LoginThrottle`]) |
+//! | item        | `pk`             | `sk`           | holds                                          |
+//! |-------------|------------------|----------------|------------------------------------------------|
+//! | user        | `USER#<id>`      | `USER`         | id, email, name, password hash, created_at, version |
+//! | session     | `USER#<id>`      | `SESSION#<id>` | a sign-in: its refresh-token seed and generation, client, `expires_at` (TTL) |
+//! | email claim | `EMAIL#<email>`  | `EMAIL`        | the id of the user who owns the email          |
+//! | throttle    | `THROTTLE#<mac>` | `LOGIN`        | failed sign-ins for one email ([`LoginThrottle`]) |
 //!
-//! Registration writes both in one `TransactWriteItems`, each conditional on
-//! `attribute_not_exists(pk)`: DynamoDB, not a read-then-write, guarantees one account per
-//! email under any concurrency. The claim item makes a later email change a single transaction
-//! (delete old claim, put new claim, update user) without a window for duplicates. Every item
-//! carries `version` for optimistic locking; the table's TTL attribute (`expires_at`) is reserved
-//! for session items.
+//! Registration writes the user, its claim and its first session in one `TransactWriteItems`,
+//! the first two conditional on `attribute_not_exists(pk)`: DynamoDB, not a read-then-write,
+//! guarantees one account per email under any concurrency. The claim item makes a later email
+//! change a single transaction (delete old claim, put new claim, update user) without a window
+//! for duplicates. The user item carries `version` for optimistic locking; sessions live under
+//! their user's partition, so one query lists them, and expire through the table's TTL.
+//! `account` holds the account changes, `sessions` the session items, `throttle` the login
+//! throttle and `item` the one conversion between items and domain types.
 
 mod account;
 mod item;
@@ -231,8 +234,10 @@ fn cancellation<R>(
 
 /// A short random pause so colliding registrations do not retry in lockstep.
 fn jitter(attempt: u32) -> Duration {
-    let random = uuid::Uuid::new_v4().as_u128() % 25;
-    Duration::from_millis(u64::from(attempt) * 20 + random as u64)
+    let mut byte = [0u8; 1];
+    // A failed draw only loses the spread, never the retry.
+    let _ = aws_lc_rs::rand::SecureRandom::fill(&aws_lc_rs::rand::SystemRandom::new(), &mut byte);
+    Duration::from_millis(u64::from(attempt) * 20 + u64::from(byte[0] % 25))
 }
 
 /// The outcome of a conditional write: `Ok(true)` if it happened, `Ok(false)` if its condition
