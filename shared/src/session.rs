@@ -9,6 +9,7 @@
 //! session's *current* token, and what recognises an old token as reuse.
 
 use std::fmt;
+use std::time::Duration;
 
 use aws_lc_rs::{hmac, rand::SecureRandom as _};
 use base64::Engine as _;
@@ -165,6 +166,24 @@ impl Session {
         now < self.expires_at
     }
 
+    /// What a refresh token of generation `presented` (its MAC already verified) means for this
+    /// session at `now_ms`, with `grace` the reuse grace. A pure decision: the caller does what
+    /// it says.
+    pub fn refresh_decision(&self, presented: u64, now_ms: u64, grace: Duration) -> Refresh {
+        if !self.is_live(now_ms / 1000) {
+            return Refresh::Expired;
+        }
+        if presented == self.generation {
+            return Refresh::Rotate;
+        }
+        let grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX);
+        let just_rotated = presented.checked_add(1) == Some(self.generation);
+        if just_rotated && now_ms.saturating_sub(self.rotated_at_ms) <= grace_ms {
+            return Refresh::Grace;
+        }
+        Refresh::Reuse
+    }
+
     /// The session after one rotation at `now_ms`.
     pub fn rotated(&self, now_ms: u64, settings: &SessionSettings) -> Self {
         let now = now_ms / 1000;
@@ -176,6 +195,20 @@ impl Session {
             ..self.clone()
         }
     }
+}
+
+/// What `POST /refresh` does with a presented refresh token ([`Session::refresh_decision`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refresh {
+    /// The session's current token: rotate (one conditional write).
+    Rotate,
+    /// The token rotated just before, within the reuse grace (two tabs, a retry): answer the
+    /// session's current token without rotating again.
+    Grace,
+    /// An older token, or the previous one after the grace: stolen or leaked; end the session.
+    Reuse,
+    /// The session is past its end (its item may outlive it until DynamoDB's TTL removes it).
+    Expired,
 }
 
 fn expiry(created_at: u64, last_used_at: u64, settings: &SessionSettings) -> u64 {
@@ -338,6 +371,79 @@ impl RefreshTokens {
 
 #[cfg(test)]
 mod tests {
+    mod refresh_decision {
+        use super::super::*;
+
+        const GRACE: Duration = Duration::from_secs(10);
+
+        /// Generation 3, rotated at t = 1 000 000 ms, alive until t = 2 000 s.
+        fn session() -> Session {
+            let mut session = Session::start(
+                UserId::new(),
+                ClientInfo::default(),
+                &SessionSettings::default(),
+            );
+            session.generation = 3;
+            session.rotated_at_ms = 1_000_000;
+            session.expires_at = 2_000;
+            session
+        }
+
+        #[test]
+        fn the_current_token_rotates() {
+            assert_eq!(
+                session().refresh_decision(3, 1_500_000, GRACE),
+                Refresh::Rotate
+            );
+        }
+
+        #[test]
+        fn the_previous_token_within_the_grace_gets_the_current_one() {
+            let session = session();
+            assert_eq!(
+                session.refresh_decision(2, 1_000_000, GRACE),
+                Refresh::Grace
+            );
+            assert_eq!(
+                session.refresh_decision(2, 1_010_000, GRACE),
+                Refresh::Grace
+            );
+        }
+
+        #[test]
+        fn the_previous_token_after_the_grace_is_reuse() {
+            assert_eq!(
+                session().refresh_decision(2, 1_010_001, GRACE),
+                Refresh::Reuse
+            );
+            assert_eq!(
+                session().refresh_decision(2, 1_000_001, Duration::ZERO),
+                Refresh::Reuse
+            );
+        }
+
+        #[test]
+        fn older_and_unknown_generations_are_reuse() {
+            for presented in [0, 1, 4, u64::MAX] {
+                assert_eq!(
+                    session().refresh_decision(presented, 1_000_000, GRACE),
+                    Refresh::Reuse,
+                    "{presented}"
+                );
+            }
+        }
+
+        #[test]
+        fn an_ended_session_is_expired_whatever_the_token() {
+            for presented in [2, 3] {
+                assert_eq!(
+                    session().refresh_decision(presented, 2_000_000, GRACE),
+                    Refresh::Expired
+                );
+            }
+        }
+    }
+
     use super::*;
     use std::time::Duration;
 

@@ -15,7 +15,7 @@ use shared::auth::signed_in;
 use shared::clock::now_millis;
 use shared::http::parse_json_body;
 use shared::runtime::{Event, EventResponse, respond};
-use shared::session::PresentedToken;
+use shared::session::{PresentedToken, Refresh};
 use shared::{ApiError, AppState};
 
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
@@ -52,36 +52,32 @@ async fn refresh(state: &AppState, request: Request) -> Result<Response<Body>, A
     let settings = *state.refresh_tokens.settings();
     for _ in 0..ATTEMPTS {
         let now = now_millis();
-        if !session.is_live(now / 1000) {
-            return Err(rejected("session expired"));
-        }
-        if presented.generation == session.generation {
-            let rotated = session.rotated(now, &settings);
-            if state.users.rotate(&rotated).await? {
-                return signed_in(state, StatusCode::OK, &user, &rotated);
+        match session.refresh_decision(presented.generation, now, settings.reuse_grace) {
+            Refresh::Expired => return Err(rejected("session expired")),
+            Refresh::Rotate => {
+                let rotated = session.rotated(now, &settings);
+                if state.users.rotate(&rotated).await? {
+                    return signed_in(state, StatusCode::OK, &user, &rotated);
+                }
+                // A concurrent refresh rotated first, or the session ended: look again.
+                session = state
+                    .users
+                    .get_session(&user.id, &session.id)
+                    .await?
+                    .ok_or_else(|| rejected("session ended"))?;
             }
-            // A concurrent refresh rotated first, or the session ended: look again.
-            session = state
-                .users
-                .get_session(&user.id, &session.id)
-                .await?
-                .ok_or_else(|| rejected("session ended"))?;
-            continue;
-        }
-        let grace = u64::try_from(settings.reuse_grace.as_millis()).unwrap_or(u64::MAX);
-        if presented.generation + 1 == session.generation
-            && now.saturating_sub(session.rotated_at_ms) <= grace
-        {
             // Two tabs, or a retry: the same session's current token, no new rotation.
-            return signed_in(state, StatusCode::OK, &user, &session);
+            Refresh::Grace => return signed_in(state, StatusCode::OK, &user, &session),
+            Refresh::Reuse => {
+                tracing::warn!(
+                    user_id = %user.id,
+                    session_id = %session.id,
+                    "refresh token reuse detected; the session is ended"
+                );
+                state.users.end_session(&user.id, &session.id).await?;
+                return Err(ApiError::InvalidGrant);
+            }
         }
-        tracing::warn!(
-            user_id = %user.id,
-            session_id = %session.id,
-            "refresh token reuse detected; the session is ended"
-        );
-        state.users.end_session(&user.id, &session.id).await?;
-        return Err(ApiError::InvalidGrant);
     }
     Err(rejected("kept losing rotation races"))
 }
