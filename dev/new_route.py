@@ -78,7 +78,7 @@ async fn main() -> Result<(), lambda_http::Error> {{
         imports = """use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::auth::authenticate;
-use shared::http::json_response;
+use shared::response::json_response;
 use shared::runtime::{Event, EventResponse, respond};
 use shared::{ApiError, AppState};
 """
@@ -117,7 +117,7 @@ async fn a_missing_or_expired_token_is_refused() {{
 }}
 """
         imports = """use lambda_http::{Body, Request, Response};
-use shared::http::no_content;
+use shared::response::no_content;
 use shared::runtime::{Event, EventResponse, respond};
 use shared::{ApiError, AppState};
 """

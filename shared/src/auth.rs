@@ -121,7 +121,7 @@ pub fn signed_in(
 ) -> Result<lambda_http::Response<lambda_http::Body>, ApiError> {
     let access = state.tokens.issue(&user.id, &session.id)?;
     let refresh = state.refresh_tokens.current(session);
-    Ok(crate::http::json_response(
+    Ok(crate::response::json_response(
         status,
         &crate::token::TokenResponse::new(&access, &refresh, user),
     ))

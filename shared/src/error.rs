@@ -60,7 +60,7 @@ pub enum ApiError {
     /// changed while the request was being handled; nothing was written.
     #[error("The resource has changed; fetch it again and retry.")]
     PreconditionFailed,
-    /// 413 `payload_too_large`: the body is over [`crate::http::MAX_BODY_BYTES`].
+    /// 413 `payload_too_large`: the body is over [`crate::json_body::MAX_BODY_BYTES`].
     #[error("The request body is too large.")]
     PayloadTooLarge,
     /// 415 `unsupported_media_type`: the body is not sent as `application/json`, or with a
@@ -143,7 +143,7 @@ impl ApiError {
                 details,
             },
         };
-        let mut response = crate::http::json_response(status, &envelope);
+        let mut response = crate::response::json_response(status, &envelope);
         let headers = response.headers_mut();
         match &self {
             Self::MissingToken => {

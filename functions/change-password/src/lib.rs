@@ -8,7 +8,8 @@ use secrecy::SecretString;
 use shared::auth::authenticate;
 use shared::clock::now_seconds;
 use shared::credentials::verify_credentials;
-use shared::http::{no_content, parse_json_body};
+use shared::json_body::parse_json_body;
+use shared::response::no_content;
 use shared::runtime::{Event, EventResponse, respond};
 use shared::{ApiError, AppState};
 

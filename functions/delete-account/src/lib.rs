@@ -7,7 +7,8 @@ use lambda_http::{Body, Request, Response};
 use secrecy::SecretString;
 use shared::auth::authenticate;
 use shared::credentials::verify_credentials;
-use shared::http::{no_content, parse_json_body};
+use shared::json_body::parse_json_body;
+use shared::response::no_content;
 use shared::runtime::{Event, EventResponse, respond};
 use shared::{ApiError, AppState};
 

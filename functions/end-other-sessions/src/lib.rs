@@ -4,7 +4,7 @@
 use lambda_http::{Body, Request, Response};
 use shared::auth::authenticate;
 use shared::clock::now_seconds;
-use shared::http::no_content;
+use shared::response::no_content;
 use shared::runtime::{Event, EventResponse, respond};
 use shared::{ApiError, AppState};
 

@@ -3,7 +3,8 @@
 use lambda_http::{Body, Request, Response};
 use shared::auth::authenticate;
 use shared::clock::now_seconds;
-use shared::http::{no_content, path_parameter};
+use shared::http::path_parameter;
+use shared::response::no_content;
 use shared::runtime::{Event, EventResponse, respond};
 use shared::session::SessionId;
 use shared::{ApiError, AppState};

@@ -5,7 +5,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use shared::auth::authenticate;
 use shared::clock::now_seconds;
-use shared::http::json_response;
+use shared::response::json_response;
 use shared::runtime::{Event, EventResponse, respond};
 use shared::session::SessionView;
 use shared::{ApiError, AppState};

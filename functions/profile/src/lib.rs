@@ -3,7 +3,7 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::auth::authenticate;
-use shared::http::json_response_with_etag;
+use shared::response::json_response_with_etag;
 use shared::runtime::{Event, EventResponse, respond};
 use shared::{ApiError, AppState};
 

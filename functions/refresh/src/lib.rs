@@ -13,7 +13,7 @@ use lambda_http::{Body, Request, Response};
 use secrecy::{ExposeSecret, SecretString};
 use shared::auth::signed_in;
 use shared::clock::now_millis;
-use shared::http::parse_json_body;
+use shared::json_body::parse_json_body;
 use shared::runtime::{Event, EventResponse, respond};
 use shared::session::{PresentedToken, Refresh};
 use shared::{ApiError, AppState};
