@@ -110,19 +110,3 @@ pub fn verify_bearer(tokens: &TokenService, request: &Request) -> Result<Princip
         session_id,
     })
 }
-
-/// The answer to every sign-in (register, login, refresh): a new access token for `session`, the
-/// session's current refresh token, and the user.
-pub fn signed_in(
-    state: &AppState,
-    status: lambda_http::http::StatusCode,
-    user: &User,
-    session: &Session,
-) -> Result<lambda_http::Response<lambda_http::Body>, ApiError> {
-    let access = state.tokens.issue(&user.id, &session.id)?;
-    let refresh = state.refresh_tokens.current(session);
-    Ok(crate::response::json_response(
-        status,
-        &crate::token::TokenResponse::new(&access, &refresh, user),
-    ))
-}

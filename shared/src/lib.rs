@@ -6,6 +6,7 @@
 //! `main`, [`runtime::respond`] every function's handler, and [`http::serve`] the one place a
 //! handler's `Result` becomes an HTTP response.
 
+pub mod apigw;
 pub mod auth;
 pub mod clock;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod password;
 pub mod response;
 pub mod runtime;
 pub mod session;
+pub mod signin;
 pub mod state;
 pub mod store;
 pub mod telemetry;

@@ -13,8 +13,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::session::{RefreshToken, SessionId};
-use crate::user::{User, UserId};
+use crate::session::SessionId;
+use crate::user::UserId;
 
 /// The shortest HS256 key accepted: the hash output size (RFC 7518 §3.2).
 pub const MIN_KEY_BYTES: usize = 32;
@@ -183,30 +183,6 @@ impl TokenService {
     /// with the right type.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenRejected> {
         Ok(jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)?.claims)
-    }
-}
-
-/// The body of a successful register, login or refresh: a bearer token, the session's refresh
-/// token and the user they belong to.
-#[derive(Debug, Serialize)]
-pub struct TokenResponse<'a> {
-    access_token: &'a str,
-    token_type: &'static str,
-    expires_in: u64,
-    refresh_token: &'a str,
-    user: &'a User,
-}
-
-impl<'a> TokenResponse<'a> {
-    /// The response for `user` signed in with `token` and `refresh`.
-    pub fn new(token: &'a AccessToken, refresh: &'a RefreshToken, user: &'a User) -> Self {
-        Self {
-            access_token: token.expose_secret(),
-            token_type: "Bearer",
-            expires_in: token.expires_in,
-            refresh_token: refresh.expose_secret(),
-            user,
-        }
     }
 }
 

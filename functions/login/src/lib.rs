@@ -11,13 +11,13 @@ use std::convert::Infallible;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use secrecy::SecretString;
-use shared::auth::signed_in;
 use shared::credentials::verify_credentials;
 use shared::email::Email;
 use shared::http::client_info;
 use shared::json_body::parse_json_body;
 use shared::runtime::{Event, EventResponse, respond};
 use shared::session::Session;
+use shared::signin::signed_in;
 use shared::{ApiError, AppState};
 
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client

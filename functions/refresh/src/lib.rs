@@ -11,11 +11,11 @@ use std::convert::Infallible;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use secrecy::{ExposeSecret, SecretString};
-use shared::auth::signed_in;
 use shared::clock::now_millis;
 use shared::json_body::parse_json_body;
 use shared::runtime::{Event, EventResponse, respond};
 use shared::session::{PresentedToken, Refresh};
+use shared::signin::signed_in;
 use shared::{ApiError, AppState};
 
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client

@@ -2,13 +2,13 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use shared::auth::signed_in;
 use shared::email::Email;
 use shared::http::client_info;
 use shared::json_body::parse_json_body;
 use shared::password::Password;
 use shared::runtime::{Event, EventResponse, respond};
 use shared::session::Session;
+use shared::signin::signed_in;
 use shared::user::{DisplayName, User};
 use shared::{ApiError, AppState};
 

@@ -241,7 +241,7 @@ pub async fn new_user(state: &AppState, tag: &str) -> crate::user::User {
 /// the status of its refusal. It runs the one authentication step every protected route runs.
 pub async fn auth_status(state: &AppState, authorization: &str) -> StatusCode {
     let event = with_header(event("profile/ok"), "authorization", authorization);
-    let request = crate::runtime::into_request(event).expect("a valid event");
+    let request = crate::apigw::into_request(event).expect("a valid event");
     match crate::auth::authenticate(state, &request).await {
         Ok(_) => StatusCode::OK,
         Err(error) => error.status(),
