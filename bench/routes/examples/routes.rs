@@ -42,7 +42,7 @@ struct ExcludedTime;
 fn is_excluded(metadata: &Metadata<'_>) -> bool {
     metadata.is_span()
         && (metadata.name().starts_with("DynamoDB.")
-            || (metadata.target() == "shared::password"
+            || (metadata.target() == "shared::password::hasher"
                 && matches!(metadata.name(), "hash" | "verify")))
 }
 

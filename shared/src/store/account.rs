@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
 
 use super::item::{n, s};
-use super::{UserStore, conditional, item};
+use super::{Guarded, UserStore, conditional, item};
 use crate::clock::now_seconds;
 use crate::email::Email;
 use crate::error::ApiError;
@@ -113,24 +113,20 @@ impl UserStore {
             .set_expression_attribute_values(Some(change.values.into_iter().collect()))
             .build()
             .map_err(ApiError::internal)?;
-        let items = vec![
-            self.delete_own_claim(user)?,
-            self.put_new(item::email_claim_item(&updated))?,
-            TransactWriteItem::builder().update(user_update).build(),
-        ];
-        // Reasons come in request order: [old claim, new claim, user].
-        self.transact(items, |reasons| {
-            let failed = |index: usize| {
-                reasons.get(index).map(String::as_str) == Some("ConditionalCheckFailed")
-            };
-            if failed(1) {
-                Some(ApiError::EmailTaken)
-            } else if failed(0) || failed(2) {
-                Some(ApiError::PreconditionFailed)
-            } else {
-                None
-            }
-        })
+        // The first item whose condition failed names the answer: a taken address before a
+        // changed account.
+        self.transact(vec![
+            Guarded::new(self.put_new(item::email_claim_item(&updated))?, || {
+                ApiError::EmailTaken
+            }),
+            Guarded::new(self.delete_own_claim(user)?, || {
+                ApiError::PreconditionFailed
+            }),
+            Guarded::new(
+                TransactWriteItem::builder().update(user_update).build(),
+                || ApiError::PreconditionFailed,
+            ),
+        ])
         .await?;
         Ok(updated)
     }
@@ -177,18 +173,15 @@ impl UserStore {
             .expression_attribute_values(":read", n(user.version))
             .build()
             .map_err(ApiError::internal)?;
-        self.transact(
-            vec![
+        self.transact(vec![
+            Guarded::new(
                 TransactWriteItem::builder().delete(user_delete).build(),
-                self.delete_own_claim(user)?,
-            ],
-            |reasons| {
-                reasons
-                    .iter()
-                    .any(|reason| reason == "ConditionalCheckFailed")
-                    .then_some(ApiError::PreconditionFailed)
-            },
-        )
+                || ApiError::PreconditionFailed,
+            ),
+            Guarded::new(self.delete_own_claim(user)?, || {
+                ApiError::PreconditionFailed
+            }),
+        ])
         .await?;
         self.end_sessions(&user.id, None, now_seconds()).await?;
         Ok(())

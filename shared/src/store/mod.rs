@@ -91,15 +91,17 @@ impl UserStore {
         hash: &PasswordHashString,
         session: &Session,
     ) -> Result<(), ApiError> {
-        let user_put = self.put_new(item::user_item(user, hash))?;
-        let claim_put = self.put_new(item::email_claim_item(user))?;
-        let session_put = self.put_new(item::session_item(session))?;
-
-        // Reasons come in request order: [user, email claim, session].
-        self.transact(vec![user_put, claim_put, session_put], |reasons| {
-            (reasons.get(1).map(String::as_str) == Some("ConditionalCheckFailed"))
-                .then_some(ApiError::EmailTaken)
-        })
+        self.transact(vec![
+            Guarded::new(self.put_new(item::email_claim_item(user))?, || {
+                ApiError::EmailTaken
+            }),
+            Guarded::new(self.put_new(item::user_item(user, hash))?, || {
+                ApiError::internal("a new user id was taken")
+            }),
+            Guarded::new(self.put_new(item::session_item(session))?, || {
+                ApiError::internal("a new session id was taken")
+            }),
+        ])
         .await
     }
 
@@ -128,24 +130,21 @@ impl UserStore {
             .map_err(ApiError::internal)
     }
 
-    /// Runs one `TransactWriteItems`. A cancellation is mapped by `cancelled` from its reason
-    /// codes (in request order) when it recognises them; a conflict with a concurrent
+    /// Runs one `TransactWriteItems`. A cancellation because a condition failed answers what the
+    /// first such item says its condition means ([`Guarded`]); a conflict with a concurrent
     /// transaction is retried with jitter, then answered 503; anything else is a storage error.
     ///
     /// Each attempt carries its own `ClientRequestToken`, which makes the SDK's own retries of
     /// that attempt idempotent: when an answer is lost (a timeout) after the transaction
     /// committed, the retry gets the same answer instead of failing its own conditions (a
     /// registration would otherwise answer `email_taken` to its own success).
-    async fn transact(
-        &self,
-        items: Vec<TransactWriteItem>,
-        cancelled: impl Fn(&[String]) -> Option<ApiError>,
-    ) -> Result<(), ApiError> {
+    async fn transact(&self, items: Vec<Guarded>) -> Result<(), ApiError> {
+        let requests: Vec<TransactWriteItem> = items.iter().map(|g| g.item.clone()).collect();
         for attempt in 1..=TRANSACTION_ATTEMPTS {
             let result = self
                 .client
                 .transact_write_items()
-                .set_transact_items(Some(items.clone()))
+                .set_transact_items(Some(requests.clone()))
                 .client_request_token(uuid::Uuid::new_v4().to_string())
                 .send()
                 .await;
@@ -160,7 +159,13 @@ impl UserStore {
                     }
                 }
                 Some(reasons) => {
-                    return Err(cancelled(&reasons).unwrap_or_else(|| storage_error(error)));
+                    // Reasons come one per item, in request order.
+                    let refused = items
+                        .iter()
+                        .zip(&reasons)
+                        .find(|(_, reason)| *reason == "ConditionalCheckFailed")
+                        .map(|(guarded, _)| (guarded.refused)());
+                    return Err(refused.unwrap_or_else(|| storage_error(error)));
                 }
                 None => return Err(storage_error(error)),
             }
@@ -212,6 +217,20 @@ impl UserStore {
             .await
             .map_err(storage_error)?;
         Ok(found.item)
+    }
+}
+
+/// One item of a transaction, built together with what its condition failing means: a
+/// cancellation is named where the condition is written, never inferred from a position.
+pub(super) struct Guarded {
+    item: TransactWriteItem,
+    refused: fn() -> ApiError,
+}
+
+impl Guarded {
+    /// `item`, whose failed condition means `refused()`.
+    pub(super) fn new(item: TransactWriteItem, refused: fn() -> ApiError) -> Self {
+        Self { item, refused }
     }
 }
 

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{
     WriteRequest,
 };
 
-use super::{UserStore, conditional, item, storage_error};
+use super::{Guarded, UserStore, conditional, item, storage_error};
 use crate::error::ApiError;
 use crate::password::PasswordHashString;
 use crate::session::{Session, SessionId};
@@ -42,18 +42,17 @@ impl UserStore {
             .expression_attribute_values(":verified", item::s(verified.as_str()))
             .build()
             .map_err(ApiError::internal)?;
-        self.transact(
-            vec![
+        self.transact(vec![
+            Guarded::new(
                 TransactWriteItem::builder()
                     .condition_check(unchanged)
                     .build(),
-                self.put_new(item::session_item(session))?,
-            ],
-            |reasons| {
-                (reasons.first().map(String::as_str) == Some("ConditionalCheckFailed"))
-                    .then_some(ApiError::InvalidCredentials)
-            },
-        )
+                || ApiError::InvalidCredentials,
+            ),
+            Guarded::new(self.put_new(item::session_item(session))?, || {
+                ApiError::internal("a new session id was taken")
+            }),
+        ])
         .await
     }
 

@@ -153,7 +153,7 @@ fn is_request_span(metadata: &tracing::Metadata<'_>) -> bool {
 }
 
 fn is_argon2_span(metadata: &tracing::Metadata<'_>) -> bool {
-    metadata.target() == "shared::password" && matches!(metadata.name(), "hash" | "verify")
+    metadata.target() == "shared::password::hasher" && matches!(metadata.name(), "hash" | "verify")
 }
 
 /// Follows `request` spans: their route, their argon2 calls and their answer.

@@ -1,0 +1,262 @@
+//! The store's contract, against the local DynamoDB `make test` starts: one deterministic test per
+//! conditional write the product relies on. Each failure is forced (a stale version, an ended
+//! session, a changed hash, a taken address), never raced, and each test checks both what the
+//! store answers and that it wrote nothing.
+
+#![allow(clippy::expect_used)] // helpers of tests: a panic is the failure
+
+use shared::ApiError;
+use shared::config::Config;
+use shared::email::Email;
+use shared::password::PasswordHashString;
+use shared::session::{ClientInfo, Session};
+use shared::state::{AppState, sdk_config_loader};
+use shared::user::{DisplayName, User};
+
+async fn state() -> AppState {
+    let config = Config::from_env().expect("the environment `make test` sets");
+    let sdk = sdk_config_loader(&config).load().await;
+    AppState::new(config, &sdk).await.expect("state builds")
+}
+
+fn email(tag: &str) -> Email {
+    Email::parse(&format!(
+        "store-{tag}-{}@example.com",
+        uuid::Uuid::new_v4().simple()
+    ))
+    .expect("valid")
+}
+
+/// A fixed PHC string: the store keeps hashes opaque, so no hashing is needed here.
+fn hash(tag: &str) -> PasswordHashString {
+    PasswordHashString::from_stored(format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ${tag}"))
+}
+
+fn session_of(state: &AppState, user: &User) -> Session {
+    Session::start(
+        user.id,
+        ClientInfo::default(),
+        state.refresh_tokens.settings(),
+    )
+}
+
+/// A stored account with its first session.
+async fn account(state: &AppState, tag: &str) -> (User, Session) {
+    let user = User::new(email(tag), None);
+    let session = session_of(state, &user);
+    state
+        .users
+        .create(&user, &hash("first"), &session)
+        .await
+        .expect("created");
+    (user, session)
+}
+
+/// The account as stored now, by its address.
+async fn stored(state: &AppState, email: &Email) -> Option<(User, String)> {
+    let found = state.users.find_by_email(email).await.expect("read")?;
+    Some((found.user, found.password_hash.as_str().to_owned()))
+}
+
+#[tokio::test]
+async fn registering_a_claimed_address_is_email_taken_and_writes_nothing() {
+    let state = state().await;
+    let (first, _) = account(&state, "taken").await;
+    let second = User::new(first.email.clone(), None);
+    let session = session_of(&state, &second);
+
+    let refused = state.users.create(&second, &hash("second"), &session).await;
+
+    assert!(matches!(refused, Err(ApiError::EmailTaken)), "{refused:?}");
+    let (user, session) = state
+        .users
+        .get_with_session(&second.id, &session.id)
+        .await
+        .expect("read");
+    assert_eq!((user, session), (None, None), "no user, no session written");
+    assert_eq!(
+        stored(&state, &first.email).await.expect("kept").0.id,
+        first.id
+    );
+}
+
+#[tokio::test]
+async fn a_stale_version_writes_nothing_and_says_so() {
+    let state = state().await;
+    let (user, _) = account(&state, "stale").await;
+    let renamed = state
+        .users
+        .update_account(&user, Some(DisplayName::parse("Ada").ok().as_ref()), None)
+        .await
+        .expect("first change");
+    assert_eq!(renamed.version, user.version + 1);
+
+    // Every write below holds the version read before that change.
+    let name = DisplayName::parse("Eve").expect("valid");
+    let rename = state
+        .users
+        .update_account(&user, Some(Some(&name)), None)
+        .await;
+    assert!(
+        matches!(rename, Err(ApiError::PreconditionFailed)),
+        "{rename:?}"
+    );
+
+    let moved_to = email("stale-move");
+    let email_move = state
+        .users
+        .update_account(&user, None, Some(&moved_to))
+        .await;
+    assert!(
+        matches!(email_move, Err(ApiError::PreconditionFailed)),
+        "{email_move:?}"
+    );
+    assert!(
+        stored(&state, &moved_to).await.is_none(),
+        "no claim on the new address"
+    );
+
+    let password = state.users.set_password_hash(&user, &hash("new")).await;
+    assert_eq!(password.expect("answered"), None, "refused, as None");
+
+    let deletion = state.users.delete_account(&user).await;
+    assert!(
+        matches!(deletion, Err(ApiError::PreconditionFailed)),
+        "{deletion:?}"
+    );
+
+    let (now, hash_now) = stored(&state, &user.email).await.expect("still there");
+    assert_eq!(now, renamed, "exactly the first change");
+    assert_eq!(hash_now, hash("first").as_str());
+}
+
+#[tokio::test]
+async fn moving_to_a_claimed_address_is_email_taken_and_moves_nothing() {
+    let state = state().await;
+    let (user, _) = account(&state, "mover").await;
+    let (holder, _) = account(&state, "holder").await;
+
+    let refused = state
+        .users
+        .update_account(&user, None, Some(&holder.email))
+        .await;
+
+    assert!(matches!(refused, Err(ApiError::EmailTaken)), "{refused:?}");
+    assert_eq!(stored(&state, &user.email).await.expect("kept").0, user);
+    assert_eq!(stored(&state, &holder.email).await.expect("kept").0, holder);
+}
+
+#[tokio::test]
+async fn a_claimed_address_wins_over_a_stale_version() {
+    let state = state().await;
+    let (user, _) = account(&state, "both").await;
+    let (holder, _) = account(&state, "both-holder").await;
+    state
+        .users
+        .update_account(&user, Some(None), None)
+        .await
+        .expect("moves the version");
+
+    let refused = state
+        .users
+        .update_account(&user, None, Some(&holder.email))
+        .await;
+
+    assert!(matches!(refused, Err(ApiError::EmailTaken)), "{refused:?}");
+}
+
+#[tokio::test]
+async fn a_session_never_starts_on_a_hash_that_changed() {
+    let state = state().await;
+    let (user, _) = account(&state, "rehashed").await;
+    state
+        .users
+        .set_password_hash(&user, &hash("changed"))
+        .await
+        .expect("answered")
+        .expect("changed");
+    let session = session_of(&state, &user);
+
+    let refused = state.users.start_session(&session, &hash("first")).await;
+
+    assert!(
+        matches!(refused, Err(ApiError::InvalidCredentials)),
+        "{refused:?}"
+    );
+    let found = state
+        .users
+        .get_session(&user.id, &session.id)
+        .await
+        .expect("read");
+    assert_eq!(found, None, "no session written");
+    state
+        .users
+        .start_session(&session, &hash("changed"))
+        .await
+        .expect("the current hash starts it");
+}
+
+#[tokio::test]
+async fn a_session_never_starts_on_a_deleted_account() {
+    let state = state().await;
+    let (user, _) = account(&state, "deleted").await;
+    state.users.delete_account(&user).await.expect("deleted");
+    let session = session_of(&state, &user);
+
+    let refused = state.users.start_session(&session, &hash("first")).await;
+
+    assert!(
+        matches!(refused, Err(ApiError::InvalidCredentials)),
+        "{refused:?}"
+    );
+    let found = state
+        .users
+        .get_session(&user.id, &session.id)
+        .await
+        .expect("read");
+    assert_eq!(found, None, "no session written");
+}
+
+#[tokio::test]
+async fn rotating_an_ended_session_never_recreates_it() {
+    let state = state().await;
+    let (user, session) = account(&state, "ended").await;
+    let settings = *state.refresh_tokens.settings();
+    state
+        .users
+        .end_session(&user.id, &session.id)
+        .await
+        .expect("ended");
+
+    let rotated = session.rotated(shared::clock::now_millis(), &settings);
+    let written = state.users.rotate(&rotated).await.expect("answered");
+
+    assert!(!written, "the rotation says it wrote nothing");
+    let found = state
+        .users
+        .get_session(&user.id, &session.id)
+        .await
+        .expect("read");
+    assert_eq!(found, None, "the ended session stays ended");
+}
+
+#[tokio::test]
+async fn a_rotation_from_a_stale_generation_writes_nothing() {
+    let state = state().await;
+    let (user, session) = account(&state, "rotations").await;
+    let settings = *state.refresh_tokens.settings();
+    let now = shared::clock::now_millis();
+    let first = session.rotated(now, &settings);
+    assert!(state.users.rotate(&first).await.expect("answered"));
+
+    // A second rotation from the same generation lost the race: it must not overwrite.
+    let late = session.rotated(now + 1, &settings);
+    assert!(!state.users.rotate(&late).await.expect("answered"));
+
+    let found = state
+        .users
+        .get_session(&user.id, &session.id)
+        .await
+        .expect("read");
+    assert_eq!(found.expect("live").generation, first.generation);
+}
