@@ -294,12 +294,20 @@ async fn parallel_guesses_get_no_more_than_the_threshold() {
     );
 }
 
+/// The failure is counted (the throttle item exists, keyed by the address's HMAC) and no item
+/// holds the address: without the first half, a login that wrote nothing would pass the second.
 #[tokio::test]
-async fn the_throttle_never_stores_the_email_in_clear() {
+async fn the_throttle_counts_an_unknown_address_without_storing_it() {
     let state = state().await;
     let email = unique_email("login-clear");
+    assert_eq!(shared::testing::throttle_failures(&state, &email).await, None);
     let wrong = login_event("login/wrong-password", &email);
     assert_eq!(login(&state, &wrong).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        shared::testing::throttle_failures(&state, &email).await,
+        Some(1),
+        "the failure is counted"
+    );
     let local = email.split('@').next().expect("local part");
     assert_eq!(
         shared::testing::items_mentioning(local).await,

@@ -9,8 +9,8 @@ use shared::AppState;
 use shared::runtime::EventResponse;
 use shared::session::{ClientInfo, Session};
 use shared::testing::{
-    SignedIn, auth_status, create_user, event, lambda_event, parts, sign_in, state, state_with,
-    unique_email, with_header, with_json_body,
+    Interleave, SignedIn, auth_status, create_user, event, interleaved_state, lambda_event, parts,
+    sign_in, state, state_with, unique_email, with_header, with_json_body,
 };
 use tokio::task::JoinSet;
 
@@ -224,7 +224,8 @@ async fn twenty_concurrent_refreshes_converge_on_one_token() {
     assert_ne!(next["refresh_token"], winner.as_str());
 }
 
-/// Logout racing refreshes: once logout has answered, no refresh of that session succeeds.
+/// Logout racing refreshes, unforced: once logout has answered, no refresh of that session
+/// succeeds, and no racer fails with a 5xx. The two tests after it force each order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn once_logout_has_answered_no_refresh_succeeds() {
     let state = Arc::new(state().await);
@@ -254,6 +255,70 @@ async fn once_logout_has_answered_no_refresh_succeeds() {
         .await
         .expect("read");
     assert!(stored.is_none(), "the session is gone");
+}
+
+async fn log_out(bearer: &str) -> StatusCode {
+    let state = state().await;
+    let event = with_header(event("logout/ok"), "authorization", bearer);
+    parts(logout::handler(&state, lambda_event(&event)).await).0
+}
+
+/// A logout landing between a refresh's read of the session and its rotation, every time: the
+/// refresh is refused like any ended session's, and the rotation never recreates the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_between_the_read_and_the_rotation_wins() {
+    let state = state().await;
+    let (_, session) = signed_in(&state, "refresh-then-logout").await;
+    let bearer = session.bearer.clone();
+    let logout = Interleave::before("UpdateItem", move || {
+        let status = tokio::runtime::Handle::current().block_on(log_out(&bearer));
+        assert_eq!(status, StatusCode::NO_CONTENT, "the interleaved logout");
+    });
+    let interleaved = interleaved_state(logout.clone()).await;
+
+    let (status, _, body) = refresh(&interleaved, &session.refresh_token).await;
+
+    assert!(logout.ran(), "the logout was interleaved");
+    assert_eq!((status, body), (StatusCode::UNAUTHORIZED, invalid_grant()));
+    let stored = state
+        .users
+        .get_session(&session.session.user_id, &session.session.id)
+        .await
+        .expect("read");
+    assert!(stored.is_none(), "the session stays ended");
+}
+
+/// A refresh landing between a logout's read of the session and its delete, every time: the
+/// logout still ends the session, and the token the refresh handed out is dead with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_between_the_logout_read_and_its_delete_loses() {
+    let state = state().await;
+    let (_, session) = signed_in(&state, "logout-then-refresh").await;
+    let token = session.refresh_token.clone();
+    let rotated = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let rotated_by_hook = rotated.clone();
+    let refresh_first = Interleave::before("DeleteItem", move || {
+        let (status, _, body) = tokio::runtime::Handle::current().block_on(async {
+            let state = shared::testing::state().await;
+            refresh(&state, &token).await
+        });
+        assert_eq!(status, StatusCode::OK, "the interleaved refresh: {body}");
+        *rotated_by_hook.lock().expect("not poisoned") =
+            body["refresh_token"].as_str().map(str::to_owned);
+    });
+    let interleaved = interleaved_state(refresh_first.clone()).await;
+    let logout = with_header(event("logout/ok"), "authorization", &session.bearer);
+
+    let (status, _, _) = parts(logout::handler(&interleaved, lambda_event(&logout)).await);
+
+    assert!(refresh_first.ran(), "the refresh was interleaved");
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let rotated = rotated
+        .lock()
+        .expect("not poisoned")
+        .clone()
+        .expect("a new token");
+    assert_eq!(refresh(&state, &rotated).await.0, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

@@ -7,9 +7,10 @@ use lambda_http::http::{HeaderMap, StatusCode, header};
 use serde_json::{Value, json};
 use shared::AppState;
 use shared::testing::{
-    SignedIn, create_user, event, lambda_event, new_user, parts, sign_in, state,
-    stored_users_with_email, unique_email, with_header, with_json_body,
+    Interleave, SignedIn, create_user, event, interleaved_state, lambda_event, new_user, parts,
+    sign_in, state, stored_users_with_email, unique_email, with_header, with_json_body,
 };
+use shared::user::DisplayName;
 use tokio::task::JoinSet;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -78,7 +79,9 @@ async fn a_bad_body_is_400_even_with_a_stale_if_match() {
     }
 }
 
-/// Optimistic locking: two PATCHes with the same If-Match, at once: exactly one 200, one 412.
+/// Two PATCHes with the same If-Match, at once: exactly one 200, one 412. Which check refuses the
+/// second depends on timing (usually the If-Match check, after the first has written); the next
+/// test forces the conditional write itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_concurrent_patches_with_one_etag_give_one_200_and_one_412() {
     let state = Arc::new(state().await);
@@ -104,6 +107,47 @@ async fn two_concurrent_patches_with_one_etag_give_one_200_and_one_412() {
         .collect();
     statuses.sort();
     assert_eq!(statuses, [200, 412]);
+}
+
+/// The conditional write, forced: another change of the account lands between this PATCH's read
+/// (which its If-Match matched) and its write, every time. 412, and only the other change is
+/// stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_landing_between_the_read_and_the_write_is_412_and_writes_nothing() {
+    let state = state().await;
+    let user = new_user(&state, "patch-interleaved").await;
+    let me = sign_in(&state, &user).await;
+    let read = user.clone();
+    let other_change = Interleave::before("UpdateItem", move || {
+        tokio::runtime::Handle::current().block_on(async move {
+            let name = DisplayName::parse("Other").expect("valid");
+            let other = shared::testing::state().await;
+            let changed = other
+                .users
+                .update_account(&read, Some(Some(&name)), None)
+                .await;
+            changed.expect("the other change lands");
+        });
+    });
+    let interleaved = interleaved_state(other_change.clone()).await;
+    let mine = with_header(
+        with_body("update-profile/ok", &json!({"name": "Mine"})),
+        "if-match",
+        &format!("\"{}\"", user.version),
+    );
+
+    let (status, _, body) = patch(&interleaved, &me, mine).await;
+
+    assert!(other_change.ran(), "the other change was interleaved");
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{body}");
+    assert_eq!(body["error"]["code"], "precondition_failed");
+    let stored = state.users.find_by_email(&user.email).await.expect("read");
+    let stored = stored.expect("exists").user;
+    assert_eq!(
+        stored.name.map(|n| n.as_str().to_owned()).as_deref(),
+        Some("Other")
+    );
+    assert_eq!(stored.version, user.version + 1, "one write: the other one");
 }
 
 #[tokio::test]

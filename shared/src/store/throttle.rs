@@ -79,7 +79,7 @@ impl LoginThrottle {
     }
 
     /// The stored subject for a normalised email: base64url(HMAC-SHA256(key, email)).
-    fn subject(&self, email: &str) -> String {
+    pub(crate) fn subject(&self, email: &str) -> String {
         let tag = hmac::sign(&self.key, email.as_bytes());
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref())
     }

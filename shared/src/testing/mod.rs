@@ -11,6 +11,7 @@
 
 use std::path::PathBuf;
 
+use aws_sdk_dynamodb::config::Intercept;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::http::StatusCode;
 use lambda_http::lambda_runtime::{Context, LambdaEvent};
@@ -22,7 +23,9 @@ use crate::config::Config;
 use crate::runtime::{Event, EventResponse};
 use crate::state::{AppState, sdk_config_loader};
 
+mod interleave;
 mod record;
+pub use interleave::Interleave;
 pub use record::{ActionLog, DynamoCall, Recorder};
 
 type Item = std::collections::HashMap<String, AttributeValue>;
@@ -120,7 +123,7 @@ fn test_config() -> Config {
 pub async fn state() -> AppState {
     let config = test_config();
     let sdk = sdk_config_loader(&config).load().await;
-    let dynamodb = dynamodb_client(&sdk, None);
+    let dynamodb = dynamodb_client(&sdk, None::<Recorder>);
     AppState::with_dynamodb(config, &sdk, dynamodb)
         .await
         .expect("state builds")
@@ -133,7 +136,7 @@ pub async fn state_with_dynamodb_at(endpoint: &str) -> AppState {
         .endpoint_url(endpoint)
         .load()
         .await;
-    let dynamodb = dynamodb_client(&sdk, None);
+    let dynamodb = dynamodb_client(&sdk, None::<Recorder>);
     AppState::with_dynamodb(config, &sdk, dynamodb)
         .await
         .expect("state builds")
@@ -300,13 +303,49 @@ pub async fn sign_in(state: &AppState, user: &crate::user::User) -> SignedIn {
 /// A DynamoDB client for `sdk` that logs what handlers call ([`ActionLog`]), plus `extra`.
 fn dynamodb_client(
     sdk: &aws_config::SdkConfig,
-    extra: Option<Recorder>,
+    extra: Option<impl Intercept + 'static>,
 ) -> aws_sdk_dynamodb::Client {
     let mut config = aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(ActionLog);
-    if let Some(recorder) = extra {
-        config = config.interceptor(recorder);
+    if let Some(extra) = extra {
+        config = config.interceptor(extra);
     }
     aws_sdk_dynamodb::Client::from_conf(config.build())
+}
+
+/// State over the local DynamoDB whose client runs `interleave`'s hook before the operation it
+/// names (see [`Interleave`]). Use a multi-threaded test runtime.
+pub async fn interleaved_state(interleave: Interleave) -> AppState {
+    let config = test_config();
+    let sdk = sdk_config_loader(&config).load().await;
+    let dynamodb = dynamodb_client(&sdk, Some(interleave));
+    AppState::with_dynamodb(config, &sdk, dynamodb)
+        .await
+        .expect("state builds")
+}
+
+/// The stored failure count of the login throttle for `email` (normalised), or `None` when no
+/// throttle item exists for it.
+pub async fn throttle_failures(state: &AppState, email: &str) -> Option<u64> {
+    let config = test_config();
+    let sdk = sdk_config_loader(&config).load().await;
+    let subject = state.login_throttle.subject(email);
+    let item = aws_sdk_dynamodb::Client::new(&sdk)
+        .get_item()
+        .table_name(&config.table_name)
+        .key(
+            crate::store::PARTITION_KEY,
+            AttributeValue::S(format!("THROTTLE#{subject}")),
+        )
+        .key(
+            crate::store::SORT_KEY,
+            AttributeValue::S("LOGIN".to_owned()),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("read")
+        .item?;
+    item.get("failures")?.as_n().ok()?.parse().ok()
 }
 
 /// State over the local DynamoDB whose every call is recorded.
@@ -333,7 +372,7 @@ pub async fn state_with(vars: &[(&str, &str)]) -> AppState {
     })
     .expect("valid test configuration");
     let sdk = sdk_config_loader(&config).load().await;
-    let dynamodb = dynamodb_client(&sdk, None);
+    let dynamodb = dynamodb_client(&sdk, None::<Recorder>);
     AppState::with_dynamodb(config, &sdk, dynamodb)
         .await
         .expect("state builds")

@@ -289,6 +289,16 @@ fn queried_key(query: &aws_sdk_dynamodb::operation::query::QueryInput) -> Option
     })
 }
 
+/// The operation of a request that is not a transaction (`"UpdateItem"`, ...).
+pub(super) fn operation_of(
+    context: &BeforeSerializationInterceptorContextRef<'_>,
+) -> Option<&'static str> {
+    match touches(context).as_slice() {
+        [single] => Some(single.operation),
+        _ => None,
+    }
+}
+
 /// What a DynamoDB request does: one [`Touch`] per request, or for a transaction one per item
 /// (each item needs its own IAM action).
 fn touches(context: &BeforeSerializationInterceptorContextRef<'_>) -> Vec<Touch> {
