@@ -300,7 +300,10 @@ async fn parallel_guesses_get_no_more_than_the_threshold() {
 async fn the_throttle_counts_an_unknown_address_without_storing_it() {
     let state = state().await;
     let email = unique_email("login-clear");
-    assert_eq!(shared::testing::throttle_failures(&state, &email).await, None);
+    assert_eq!(
+        shared::testing::throttle_failures(&state, &email).await,
+        None
+    );
     let wrong = login_event("login/wrong-password", &email);
     assert_eq!(login(&state, &wrong).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(

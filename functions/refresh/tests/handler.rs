@@ -295,7 +295,7 @@ async fn a_refresh_between_the_logout_read_and_its_delete_loses() {
     let state = state().await;
     let (_, session) = signed_in(&state, "logout-then-refresh").await;
     let token = session.refresh_token.clone();
-    let rotated = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let rotated = Arc::new(std::sync::Mutex::new(None));
     let rotated_by_hook = rotated.clone();
     let refresh_first = Interleave::before("DeleteItem", move || {
         let (status, _, body) = tokio::runtime::Handle::current().block_on(async {
