@@ -165,6 +165,25 @@ async fn a_claimed_address_wins_over_a_stale_version() {
     assert!(matches!(refused, Err(ApiError::EmailTaken)), "{refused:?}");
 }
 
+/// Starting `session` on `verified` is refused as invalid credentials, and writes no session.
+async fn assert_session_refused(
+    state: &AppState,
+    session: &Session,
+    verified: &PasswordHashString,
+) {
+    let refused = state.users.start_session(session, verified).await;
+    assert!(
+        matches!(refused, Err(ApiError::InvalidCredentials)),
+        "{refused:?}"
+    );
+    let found = state
+        .users
+        .get_session(&session.user_id, &session.id)
+        .await
+        .expect("read");
+    assert_eq!(found, None, "no session written");
+}
+
 #[tokio::test]
 async fn a_session_never_starts_on_a_hash_that_changed() {
     let state = state().await;
@@ -177,18 +196,7 @@ async fn a_session_never_starts_on_a_hash_that_changed() {
         .expect("changed");
     let session = session_of(&state, &user);
 
-    let refused = state.users.start_session(&session, &hash("first")).await;
-
-    assert!(
-        matches!(refused, Err(ApiError::InvalidCredentials)),
-        "{refused:?}"
-    );
-    let found = state
-        .users
-        .get_session(&user.id, &session.id)
-        .await
-        .expect("read");
-    assert_eq!(found, None, "no session written");
+    assert_session_refused(&state, &session, &hash("first")).await;
     state
         .users
         .start_session(&session, &hash("changed"))
@@ -203,18 +211,7 @@ async fn a_session_never_starts_on_a_deleted_account() {
     state.users.delete_account(&user).await.expect("deleted");
     let session = session_of(&state, &user);
 
-    let refused = state.users.start_session(&session, &hash("first")).await;
-
-    assert!(
-        matches!(refused, Err(ApiError::InvalidCredentials)),
-        "{refused:?}"
-    );
-    let found = state
-        .users
-        .get_session(&user.id, &session.id)
-        .await
-        .expect("read");
-    assert_eq!(found, None, "no session written");
+    assert_session_refused(&state, &session, &hash("first")).await;
 }
 
 #[tokio::test]
