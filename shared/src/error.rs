@@ -83,6 +83,12 @@ pub enum ApiError {
     Internal(#[source] BoxError),
 }
 
+impl From<crate::password::HashError> for ApiError {
+    fn from(error: crate::password::HashError) -> Self {
+        Self::internal(error)
+    }
+}
+
 impl ApiError {
     /// Wraps any error as a 500, keeping it as the logged cause.
     pub fn internal(cause: impl Into<BoxError>) -> Self {

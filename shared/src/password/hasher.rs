@@ -10,8 +10,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::memory::{ArgonMemory, hash_in_memory, verify_in_memory};
-use super::{ARGON2_M_COST, ARGON2_P_COST, ARGON2_T_COST, Password, PasswordHashString};
-use crate::error::ApiError;
+use super::{ARGON2_M_COST, ARGON2_P_COST, ARGON2_T_COST, HashError, Password, PasswordHashString};
 
 /// A fixed argon2id hash with the same parameters as real ones, of a password nobody knows.
 /// Login verifies against it when the email is unknown, so that path costs the same time as a
@@ -94,7 +93,7 @@ impl PasswordHasher {
     ///
     /// Made on first use rather than at start-up: most functions never verify a password, and
     /// at 256 MB the hash would cost them about seven times what it costs at 1769 MB.
-    async fn dummy(&self) -> Result<String, ApiError> {
+    async fn dummy(&self) -> Result<String, HashError> {
         let made = self.dummy.get_or_try_init(|| async {
             if self.settings == Argon2Settings::default() {
                 return Ok(DUMMY_HASH.to_owned());
@@ -105,9 +104,8 @@ impl PasswordHasher {
                     let mut random = [0u8; 32];
                     OsRng.fill_bytes(&mut random);
                     let salt = SaltString::generate(&mut OsRng);
-                    hash_in_memory(&argon2, &random, &salt, memory).map_err(|error| {
-                        ApiError::internal(format!("argon2 dummy hash failed: {error}"))
-                    })
+                    hash_in_memory(&argon2, &random, &salt, memory)
+                        .map_err(|error| HashError::Hash(error))
                 })
                 .await?
         });
@@ -127,14 +125,14 @@ impl PasswordHasher {
 
     /// Hashes a new password with a fresh random salt, on the blocking pool.
     #[tracing::instrument(skip_all)]
-    pub async fn hash(&self, password: Password) -> Result<PasswordHashString, ApiError> {
+    pub async fn hash(&self, password: Password) -> Result<PasswordHashString, HashError> {
         let argon2 = self.argon2.clone();
         self.memory
             .run(move |memory| {
                 let salt = SaltString::generate(&mut OsRng);
                 hash_in_memory(&argon2, password.expose().as_bytes(), &salt, memory)
                     .map(PasswordHashString)
-                    .map_err(|error| ApiError::internal(format!("argon2 hashing failed: {error}")))
+                    .map_err(HashError::Hash)
             })
             .await?
     }
@@ -148,7 +146,7 @@ impl PasswordHasher {
         &self,
         candidate: SecretString,
         stored: Option<PasswordHashString>,
-    ) -> Result<Verification, ApiError> {
+    ) -> Result<Verification, HashError> {
         let settings = self.settings;
         // Both paths wait for the dummy hash, so the first verification of an instance costs the
         // same whether or not the account exists.
@@ -157,9 +155,8 @@ impl PasswordHasher {
             .run(move |memory| {
                 let known = stored.is_some();
                 let phc = stored.map_or(dummy, |hash| hash.0);
-                let parsed = PasswordHash::new(&phc).map_err(|error| {
-                    ApiError::internal(format!("stored hash is not PHC: {error}"))
-                })?;
+                let parsed =
+                    PasswordHash::new(&phc).map_err(|error| HashError::StoredHash(error))?;
                 // The stored hash's own parameters are used; the configured ones only judge them.
                 let matches =
                     verify_in_memory(candidate.expose_secret().as_bytes(), &parsed, memory)

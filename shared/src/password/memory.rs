@@ -6,7 +6,7 @@ use std::sync::Arc;
 use argon2::password_hash::{self, Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 
-use crate::error::ApiError;
+use super::HashError;
 
 /// Argon2's working memory (19 MiB with the default parameters): a few buffers, reused by every
 /// hash and verification, and a limit of one hash per core at a time.
@@ -41,8 +41,12 @@ impl ArgonMemory {
     pub(super) async fn run<T: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
-        let _permit = self.permits.acquire().await.map_err(ApiError::internal)?;
+    ) -> Result<T, HashError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| HashError::Closed)?;
         let memory = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let mut buffer = memory.take();
@@ -51,7 +55,7 @@ impl ArgonMemory {
             result
         })
         .await
-        .map_err(ApiError::internal)
+        .map_err(HashError::Task)
     }
 
     fn take(&self) -> Vec<Block> {

@@ -13,6 +13,24 @@ mod memory;
 
 pub use hasher::{Argon2Settings, PasswordHasher, Verification};
 
+/// Why a hash or a verification could not be computed: never the client's doing (a wrong
+/// password is a [`Verification`], not an error). The HTTP edge answers it with a 500.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// argon2 refused to hash (parameters or output it cannot handle).
+    #[error("argon2 could not hash")]
+    Hash(#[source] argon2::password_hash::Error),
+    /// A stored hash is not a PHC string argon2 can verify against.
+    #[error("the stored password hash is not a usable PHC string")]
+    StoredHash(#[source] argon2::password_hash::Error),
+    /// The hashing task panicked or was cancelled.
+    #[error("the hashing task did not finish")]
+    Task(#[source] tokio::task::JoinError),
+    /// The hasher's permits were closed (never done: a bug).
+    #[error("the hasher is shut down")]
+    Closed,
+}
+
 /// Commonly used and breached passwords of 8 to 128 characters, lower-cased, sorted by bytes,
 /// one per line; see `shared/data/README.md` for the source and licence. Embedded as text and
 /// binary-searched in place: nothing is built at start-up, and only the binaries that check new
