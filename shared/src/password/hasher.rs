@@ -104,8 +104,7 @@ impl PasswordHasher {
                     let mut random = [0u8; 32];
                     OsRng.fill_bytes(&mut random);
                     let salt = SaltString::generate(&mut OsRng);
-                    hash_in_memory(&argon2, &random, &salt, memory)
-                        .map_err(|error| HashError::Hash(error))
+                    hash_in_memory(&argon2, &random, &salt, memory).map_err(HashError::Hash)
                 })
                 .await?
         });
@@ -155,8 +154,7 @@ impl PasswordHasher {
             .run(move |memory| {
                 let known = stored.is_some();
                 let phc = stored.map_or(dummy, |hash| hash.0);
-                let parsed =
-                    PasswordHash::new(&phc).map_err(|error| HashError::StoredHash(error))?;
+                let parsed = PasswordHash::new(&phc).map_err(HashError::StoredHash)?;
                 // The stored hash's own parameters are used; the configured ones only judge them.
                 let matches =
                     verify_in_memory(candidate.expose_secret().as_bytes(), &parsed, memory)
