@@ -257,3 +257,89 @@ async fn a_rotation_from_a_stale_generation_writes_nothing() {
         .expect("read");
     assert_eq!(found.expect("live").generation, first.generation);
 }
+
+/// Points `email`'s claim at another user, as a concurrent email change or deletion would leave
+/// it from this request's point of view.
+async fn claim_taken_over(email: &Email) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let config = Config::from_env().expect("config");
+    let sdk = sdk_config_loader(&config).load().await;
+    aws_sdk_dynamodb::Client::new(&sdk)
+        .update_item()
+        .table_name(&config.table_name)
+        .key("pk", AttributeValue::S(format!("EMAIL#{email}")))
+        .key("sk", AttributeValue::S("EMAIL".to_owned()))
+        .update_expression("SET user_id = :other")
+        .expression_attribute_values(
+            ":other",
+            AttributeValue::S(uuid::Uuid::new_v4().to_string()),
+        )
+        .send()
+        .await
+        .expect("claim rewritten");
+}
+
+/// Issue 21: every condition of every transaction, failed on its own, answers what it means;
+/// none is a 500. (The ones above cover the claim on register, the new claim and the version on
+/// an email move, the version on deletion, and the hash check on a session start. Register's
+/// session item lives under the new user's own partition, so it cannot collide unless the user
+/// id does, which the user item's own condition catches first.)
+#[tokio::test]
+async fn every_other_transaction_condition_has_a_meaning_that_is_not_a_500() {
+    let state = state().await;
+
+    // Register: a new user's random id already taken → 503, retry.
+    let (taken, _) = account(&state, "id-clash").await;
+    let mut clash = taken.clone();
+    clash.email = email("id-clash-other");
+    let session = session_of(&state, &clash);
+    let refused = state.users.create(&clash, &hash("x"), &session).await;
+    assert!(
+        matches!(refused, Err(ApiError::Unavailable(_))),
+        "{refused:?}"
+    );
+    assert!(
+        stored(&state, &clash.email).await.is_none(),
+        "no claim written"
+    );
+
+    // Session start: a new session's random id already taken → 503, retry.
+    let (_, first) = account(&state, "session-clash").await;
+    let refused = state.users.start_session(&first, &hash("first")).await;
+    assert!(
+        matches!(refused, Err(ApiError::Unavailable(_))),
+        "{refused:?}"
+    );
+
+    // Email move: the old claim is no longer this user's → 412, nothing moved.
+    let (mover, _) = account(&state, "claim-gone").await;
+    claim_taken_over(&mover.email).await;
+    let target = email("claim-gone-target");
+    let refused = state
+        .users
+        .update_account(&mover, None, Some(&target))
+        .await;
+    assert!(
+        matches!(refused, Err(ApiError::PreconditionFailed)),
+        "{refused:?}"
+    );
+    assert!(
+        stored(&state, &target).await.is_none(),
+        "no claim on the new address"
+    );
+
+    // Deletion: the claim is no longer this user's → 412, the user stays.
+    let (leaver, _) = account(&state, "claim-gone-delete").await;
+    claim_taken_over(&leaver.email).await;
+    let refused = state.users.delete_account(&leaver).await;
+    assert!(
+        matches!(refused, Err(ApiError::PreconditionFailed)),
+        "{refused:?}"
+    );
+    let (kept, _) = state
+        .users
+        .get_with_session(&leaver.id, &shared::session::SessionId::new())
+        .await
+        .expect("read");
+    assert_eq!(kept.map(|u| u.id), Some(leaver.id), "the user stays");
+}

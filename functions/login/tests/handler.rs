@@ -10,10 +10,11 @@ use serde_json::{Value, json};
 use shared::AppState;
 use shared::runtime::EventResponse;
 use shared::testing::{
-    DynamoCall, assert_service_unavailable, create_user, event, events_named, lambda_event,
-    outage_endpoints, parts, recording_state, replace_in_body, state, state_with,
-    state_with_dynamodb_at, stored_hash, unique_email,
+    DynamoCall, Interleave, assert_service_unavailable, create_user, event, events_named,
+    interleaved_state, lambda_event, outage_endpoints, parts, recording_state, replace_in_body,
+    state, state_with, state_with_dynamodb_at, stored_hash, unique_email,
 };
+use shared::user::User;
 use tokio::task::JoinSet;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -440,4 +441,103 @@ async fn a_session_is_not_started_on_a_password_that_changed_meanwhile() {
         .start_session(&session, &new_hash)
         .await
         .expect("started");
+}
+
+/// Runs `change` on the account from another request's state, blocking the handler that is
+/// waiting for it (an [`Interleave`] hook).
+fn meanwhile<F, Fut>(change: F) -> impl FnOnce() + Send + 'static
+where
+    F: FnOnce(AppState) -> Fut + Send + 'static,
+    Fut: Future<Output = ()>,
+{
+    move || {
+        tokio::runtime::Handle::current().block_on(async move { change(state().await).await });
+    }
+}
+
+fn deletion_of(user: User) -> impl FnOnce() + Send + 'static {
+    meanwhile(move |other| async move {
+        other
+            .users
+            .delete_account(&user)
+            .await
+            .expect("deleted meanwhile");
+    })
+}
+
+/// Signs `email` in through `interleaved` and expects the one refusal, with no session started.
+async fn assert_refused_leaving_no_session(interleaved: &AppState, user: &User, email: &str) {
+    let sessions = || async {
+        let now = shared::clock::now_seconds();
+        let found = state().await.users.sessions(&user.id, now).await;
+        found
+            .expect("read")
+            .into_iter()
+            .map(|s| s.id)
+            .collect::<Vec<_>>()
+    };
+    let before = sessions().await;
+    let (status, _, body) = login(interleaved, &ok_event(email)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body, invalid_credentials());
+    let started: Vec<_> = sessions()
+        .await
+        .into_iter()
+        .filter(|id| !before.contains(id))
+        .collect();
+    assert!(started.is_empty(), "a session was started: {started:?}");
+}
+
+/// Issue 21: the account is deleted between login's read of the email claim and its read of the
+/// user (forced, every time): no account, so `401 invalid_credentials`, never a 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deletion_between_the_claim_and_the_user_read_is_invalid_credentials() {
+    let state = state().await;
+    let email = unique_email("login-deleted-in-lookup");
+    let user = create_user(&state, &email, PASSWORD).await;
+    let deletion = Interleave::before_touching("GetItem", "USER", deletion_of(user.clone()));
+    let interleaved = interleaved_state(deletion.clone()).await;
+
+    assert_refused_leaving_no_session(&interleaved, &user, &email).await;
+    assert!(deletion.ran(), "the deletion was interleaved");
+}
+
+/// Issue 21: the deletion commits between login's password check and its session write (forced):
+/// `401 invalid_credentials`, and the session is never written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deletion_between_the_password_check_and_the_session_write_is_invalid_credentials() {
+    let state = state().await;
+    let email = unique_email("login-deleted-before-session");
+    let user = create_user(&state, &email, PASSWORD).await;
+    let deletion = Interleave::before("TransactWriteItems", deletion_of(user.clone()));
+    let interleaved = interleaved_state(deletion.clone()).await;
+
+    assert_refused_leaving_no_session(&interleaved, &user, &email).await;
+    assert!(deletion.ran(), "the deletion was interleaved");
+}
+
+/// The same window, with a password change instead: the password login verified is no longer
+/// the account's, so no session starts on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_change_between_the_check_and_the_session_write_is_invalid_credentials() {
+    let state = state().await;
+    let email = unique_email("login-rehashed-before-session");
+    let user = create_user(&state, &email, PASSWORD).await;
+    let read = user.clone();
+    let change = Interleave::before(
+        "TransactWriteItems",
+        meanwhile(move |other| async move {
+            let password = other
+                .password_policy
+                .parse("a brand new passphrase", None)
+                .expect("valid");
+            let hash = other.passwords.hash(password).await.expect("hashed");
+            let changed = other.users.set_password_hash(&read, &hash).await;
+            changed.expect("answered").expect("changed meanwhile");
+        }),
+    );
+    let interleaved = interleaved_state(change.clone()).await;
+
+    assert_refused_leaving_no_session(&interleaved, &user, &email).await;
+    assert!(change.ran(), "the password change was interleaved");
 }

@@ -95,12 +95,8 @@ impl UserStore {
             Guarded::new(self.put_new(item::email_claim_item(user))?, || {
                 ApiError::EmailTaken
             }),
-            Guarded::new(self.put_new(item::user_item(user, hash))?, || {
-                ApiError::internal("a new user id was taken")
-            }),
-            Guarded::new(self.put_new(item::session_item(session))?, || {
-                ApiError::internal("a new session id was taken")
-            }),
+            Guarded::new(self.put_new(item::user_item(user, hash))?, id_taken),
+            Guarded::new(self.put_new(item::session_item(session))?, id_taken),
         ])
         .await
     }
@@ -176,7 +172,8 @@ impl UserStore {
     }
 
     /// Finds the user who owns `email`, with the password hash: two strongly consistent reads,
-    /// email claim then user, **whether or not the email is claimed**. An unclaimed email reads
+    /// email claim then user, **whether or not the email is claimed**. A claim whose user is gone
+    /// (deleted between the two reads) is no account. An unclaimed email reads
     /// a user id no account has instead, so that sign-in does the same DynamoDB work, and takes
     /// the same time, for unknown and existing accounts.
     #[tracing::instrument(skip_all)]
@@ -193,7 +190,12 @@ impl UserStore {
             (Some(_), Some(user)) => StoredUser::try_from(&user)
                 .map(Some)
                 .map_err(ApiError::internal),
-            (Some(_), None) => Err(ApiError::internal("an email claim points at no user")),
+            // The account was deleted between the two reads (the deletion removes user and claim
+            // in one transaction): it no longer exists, which is an ordinary outcome of a race.
+            (Some(_), None) => {
+                tracing::debug!("the email's account was deleted during the lookup");
+                Ok(None)
+            }
             (None, _) => Ok(None),
         }
     }
@@ -232,6 +234,12 @@ impl Guarded {
     pub(super) fn new(item: TransactWriteItem, refused: fn() -> ApiError) -> Self {
         Self { item, refused }
     }
+}
+
+/// A new random id (user or session) that an item already has: 122 random bits make it
+/// practically impossible, but a retry with new ids would succeed, so it is a 503, not a 500.
+pub(super) fn id_taken() -> ApiError {
+    ApiError::Unavailable("a new random id was already taken".into())
 }
 
 /// The cancellation reason codes of a cancelled transaction, in request order.

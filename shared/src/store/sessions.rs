@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{
     WriteRequest,
 };
 
-use super::{Guarded, UserStore, conditional, item, storage_error};
+use super::{Guarded, UserStore, conditional, id_taken, item, storage_error};
 use crate::error::ApiError;
 use crate::password::PasswordHashString;
 use crate::session::{Session, SessionId};
@@ -49,9 +49,7 @@ impl UserStore {
                     .build(),
                 || ApiError::InvalidCredentials,
             ),
-            Guarded::new(self.put_new(item::session_item(session))?, || {
-                ApiError::internal("a new session id was taken")
-            }),
+            Guarded::new(self.put_new(item::session_item(session))?, id_taken),
         ])
         .await
     }

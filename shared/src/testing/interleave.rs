@@ -9,11 +9,11 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
 
 type Hook = Box<dyn FnOnce() + Send>;
 
-/// Runs its hook before the first `operation` call it sees (made by a handler or not), then
-/// never again.
+/// Runs its hook before the first call it matches (made by a handler or not), then never again.
 #[derive(Clone)]
 pub struct Interleave {
     operation: &'static str,
+    prefix: Option<&'static str>,
     hook: Arc<Mutex<Option<Hook>>>,
 }
 
@@ -21,6 +21,7 @@ impl std::fmt::Debug for Interleave {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Interleave")
             .field("operation", &self.operation)
+            .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
 }
@@ -31,7 +32,22 @@ impl Interleave {
     pub fn before(operation: &'static str, hook: impl FnOnce() + Send + 'static) -> Self {
         Self {
             operation,
+            prefix: None,
             hook: Arc::new(Mutex::new(Some(Box::new(hook)))),
+        }
+    }
+
+    /// As [`Interleave::before`], for a call that touches an item under `prefix` (`"USER"`,
+    /// `"EMAIL"`, `"THROTTLE"`): e.g. login's read of the user, not its concurrent read of the
+    /// throttle.
+    pub fn before_touching(
+        operation: &'static str,
+        prefix: &'static str,
+        hook: impl FnOnce() + Send + 'static,
+    ) -> Self {
+        Self {
+            prefix: Some(prefix),
+            ..Self::before(operation, hook)
         }
     }
 
@@ -51,7 +67,9 @@ impl Intercept for Interleave {
         context: &BeforeSerializationInterceptorContextRef<'_>,
         _cfg: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        if super::record::operation_of(context) != Some(self.operation) {
+        let (operation, prefixes) = super::record::request_of(context);
+        let touches = self.prefix.is_none_or(|prefix| prefixes.contains(prefix));
+        if operation != self.operation || !touches {
             return Ok(());
         }
         let hook = self.hook.lock().expect("not poisoned").take();

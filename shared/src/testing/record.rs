@@ -289,14 +289,25 @@ fn queried_key(query: &aws_sdk_dynamodb::operation::query::QueryInput) -> Option
     })
 }
 
-/// The operation of a request that is not a transaction (`"UpdateItem"`, ...).
-pub(super) fn operation_of(
+/// A request's operation (`"UpdateItem"`, `"TransactWriteItems"`, ...) and the partition-key
+/// prefixes of the items it touches.
+pub(super) fn request_of(
     context: &BeforeSerializationInterceptorContextRef<'_>,
-) -> Option<&'static str> {
-    match touches(context).as_slice() {
-        [single] => Some(single.operation),
-        _ => None,
+) -> (&'static str, BTreeSet<String>) {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
+    let touches = touches(context);
+    let prefixes = touches
+        .iter()
+        .flat_map(|t| t.prefixes.iter().cloned())
+        .collect();
+    if context
+        .input()
+        .downcast_ref::<TransactWriteItemsInput>()
+        .is_some()
+    {
+        return ("TransactWriteItems", prefixes);
     }
+    (touches.first().map_or("unknown", |t| t.operation), prefixes)
 }
 
 /// What a DynamoDB request does: one [`Touch`] per request, or for a transaction one per item
