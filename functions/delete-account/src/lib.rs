@@ -1,5 +1,6 @@
-//! `DELETE /profile`: deletes the account after checking the current password: every session,
-//! then the user and its email claim together. The address can be registered again at once.
+//! `DELETE /profile`: deletes the account after checking the current password: the user and its
+//! email claim together (a refused deletion ends nothing), then its sessions. The address can be
+//! registered again at once.
 
 use std::convert::Infallible;
 

@@ -7,8 +7,8 @@ use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
 use shared::AppState;
 use shared::testing::{
-    SignedIn, auth_status, event, items_mentioning, lambda_event, new_user, parts, sign_in, state,
-    stored_users_with_email, with_header, with_json_body,
+    Interleave, SignedIn, auth_status, event, interleaved_state, items_mentioning, lambda_event,
+    new_user, parts, sign_in, state, stored_users_with_email, with_header, with_json_body,
 };
 use tokio::task::JoinSet;
 
@@ -112,4 +112,35 @@ async fn a_missing_or_expired_token_is_refused_with_its_challenge() {
         delete_account::handler(&state, event)
     })
     .await;
+}
+
+/// Issue 16 (4): a deletion refused because the account changed after it was read (a change
+/// forced between the read and the deletion) ends nothing: 412, every session still works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_deletion_ends_no_session() {
+    let state = state().await;
+    let user = new_user(&state, "delete-refused").await;
+    let me = sign_in(&state, &user).await;
+    let other = sign_in(&state, &user).await;
+    let read = user.clone();
+    let change = Interleave::before("TransactWriteItems", move || {
+        tokio::runtime::Handle::current().block_on(async move {
+            let other = shared::testing::state().await;
+            let changed = other.users.update_account(&read, Some(None), None).await;
+            changed.expect("the account changes meanwhile");
+        });
+    });
+    let interleaved = interleaved_state(change.clone()).await;
+
+    let (status, body) = delete(&interleaved, &me, event("delete-account/ok")).await;
+
+    assert!(change.ran(), "the change was interleaved");
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{body}");
+    for session in [&me, &other] {
+        assert_eq!(auth_status(&state, &session.bearer).await, StatusCode::OK);
+        assert_eq!(
+            refresh_status(&state, &session.refresh_token).await,
+            StatusCode::OK
+        );
+    }
 }
