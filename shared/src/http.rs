@@ -108,7 +108,8 @@ pub fn check_if_match(request: &Request, version: u64) -> Result<(), ApiError> {
         Err(ApiError::PreconditionFailed)
     }
 }
-/// Where the request came from, as API Gateway saw it (not as the client's headers claim).
+/// Where the request came from: the source IP as API Gateway saw it, and the user agent the
+/// client claims (API Gateway's `userAgent` is the client's `User-Agent` header, verbatim).
 pub fn client_info(request: &Request) -> ClientInfo {
     match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(context)) => ClientInfo::new(

@@ -35,6 +35,16 @@ impl UserId {
 /// Whether `c` draws something on its own: not white space, not default-ignorable (which covers
 /// the Hangul fillers and variation selectors), not a mark that only decorates its base, not
 /// unassigned or private use, and not the blank braille pattern.
+/// Whether `c` is a format character or a line or paragraph separator (Unicode Cf, Zl, Zp:
+/// bidirectional controls, zero-width and invisible characters, soft hyphens, tag characters):
+/// text shown to people must not carry them. Control characters (Cc) are `char::is_control`.
+pub(crate) fn is_formatting(c: char) -> bool {
+    let refused = GeneralCategoryGroup::Format
+        .union(GeneralCategoryGroup::LineSeparator)
+        .union(GeneralCategoryGroup::ParagraphSeparator);
+    refused.contains(CodePointMapData::<GeneralCategory>::new().get(c))
+}
+
 fn is_visible(c: char) -> bool {
     let category = CodePointMapData::<GeneralCategory>::new().get(c);
     let invisible = GeneralCategoryGroup::Separator
@@ -99,10 +109,6 @@ impl DisplayName {
         if name.chars().any(char::is_control) {
             return Err(NameError::ControlCharacters);
         }
-        let category = CodePointMapData::<GeneralCategory>::new();
-        let refused = GeneralCategoryGroup::Format
-            .union(GeneralCategoryGroup::LineSeparator)
-            .union(GeneralCategoryGroup::ParagraphSeparator);
         let chars: Vec<char> = name.chars().collect();
         let refused_at = |i: usize| {
             let c = chars[i];
@@ -112,7 +118,7 @@ impl DisplayName {
                 && i > 0
                 && chars.get(i + 1).is_some_and(|&next| is_visible(next))
                 && is_visible(chars[i - 1]);
-            refused.contains(category.get(c)) && !joins
+            is_formatting(c) && !joins
         };
         if (0..chars.len()).any(refused_at) {
             return Err(NameError::FormatCharacters);

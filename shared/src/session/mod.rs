@@ -56,17 +56,20 @@ impl Serialize for SessionId {
         serializer.collect_str(self)
     }
 }
-/// Where a sign-in came from, as API Gateway saw it: shown to the user in `GET /sessions`.
+
+/// Where a sign-in came from: shown to the user in `GET /sessions`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientInfo {
-    /// The `User-Agent`, cleaned of control characters and truncated.
+    /// The client's own `User-Agent` (API Gateway passes it verbatim: a claim, not evidence),
+    /// cleaned and truncated.
     pub user_agent: Option<String>,
-    /// The source IP.
+    /// The source IP API Gateway saw.
     pub ip_address: Option<String>,
 }
 
 impl ClientInfo {
-    /// Cleans raw values: control and format characters removed, whitespace trimmed, truncated
+    /// Cleans raw values: control (Cc), format (Cf) and line/paragraph separator (Zl, Zp)
+    /// characters removed, whitespace trimmed, truncated
     /// to [`MAX_USER_AGENT_LENGTH`] / [`MAX_IP_LENGTH`] characters; empty becomes `None`.
     pub fn new(user_agent: Option<&str>, ip_address: Option<&str>) -> Self {
         Self {
@@ -76,10 +79,13 @@ impl ClientInfo {
     }
 }
 
+/// What the client sent, cleaned as display names are judged: no control (Cc), format (Cf) or
+/// line/paragraph separator (Zl, Zp) characters, which could hide or reorder what a user reads
+/// in `GET /sessions`; then trimmed and truncated.
 fn clean(raw: &str, limit: usize) -> Option<String> {
     let cleaned: String = raw
         .chars()
-        .filter(|c| !c.is_control() && !matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}'))
+        .filter(|&c| !c.is_control() && !crate::user::is_formatting(c))
         .collect();
     let trimmed: String = cleaned.trim().chars().take(limit).collect();
     (!trimmed.is_empty()).then_some(trimmed)
@@ -312,6 +318,27 @@ mod tests {
         assert!(agent.starts_with("curl/8x"), "{agent}");
         assert_eq!(agent.chars().count(), MAX_USER_AGENT_LENGTH);
         assert_eq!(ClientInfo::new(Some("\u{7}\u{7}"), None).user_agent, None);
+        // Issue 16 (6): what display names refuse, user agents lose.
+        for hidden in [
+            '\u{61c}',
+            '\u{ad}',
+            '\u{2060}',
+            '\u{e0001}',
+            '\u{e0041}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{200b}',
+            '\u{202e}',
+            '\u{feff}',
+        ] {
+            let agent = ClientInfo::new(Some(&format!("Mozilla{hidden}/5.0")), None).user_agent;
+            assert_eq!(
+                agent.as_deref(),
+                Some("Mozilla/5.0"),
+                "U+{:04X}",
+                u32::from(hidden)
+            );
+        }
         assert_eq!(info.ip_address.as_deref(), Some("203.0.113.10"));
     }
 }
