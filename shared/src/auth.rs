@@ -34,7 +34,8 @@ pub struct Authenticated {
 /// The one authentication step of every protected route: a valid bearer token
 /// ([`verify_bearer`]) whose session is alive and whose user exists, checked with one strongly
 /// consistent DynamoDB round trip that also reads the user. A token whose session has ended
-/// (logout, reuse detection, expiry) or whose user is gone is [`ApiError::InvalidToken`].
+/// (logout, reuse detection, expiry), was started on a password since changed, or whose user is
+/// gone is [`ApiError::InvalidToken`].
 pub async fn authenticate(state: &AppState, request: &Request) -> Result<Authenticated, ApiError> {
     let principal = verify_bearer(&state.tokens, request)?;
     let (user, session) = state
@@ -49,6 +50,10 @@ pub async fn authenticate(state: &AppState, request: &Request) -> Result<Authent
         tracing::debug!(user_id = %principal.user_id, "token for a user that no longer exists");
         return Err(ApiError::InvalidToken);
     };
+    if !session.is_current_for(&user) {
+        tracing::debug!(user_id = %principal.user_id, "token of a session started on an old password");
+        return Err(ApiError::InvalidToken);
+    }
     Ok(Authenticated {
         principal,
         session,

@@ -156,6 +156,11 @@ pub struct User {
     /// Optimistic-locking version of the stored item; starts at 1.
     #[serde(skip)]
     pub version: u64,
+    /// Which password the account's sessions were started on: bumped in the same write as every
+    /// password change, copied into each session at sign-in. A session whose copy differs
+    /// authenticates and refreshes nothing, whether or not a sweep has removed it yet.
+    #[serde(skip)]
+    pub credentials: u64,
 }
 
 impl Serialize for Email {
@@ -173,6 +178,7 @@ impl User {
             name,
             created_at: crate::clock::rfc3339(crate::clock::now_seconds()),
             version: 1,
+            credentials: 0,
         }
     }
 }

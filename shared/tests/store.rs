@@ -34,7 +34,7 @@ fn hash(tag: &str) -> PasswordHashString {
 
 fn session_of(state: &AppState, user: &User) -> Session {
     Session::start(
-        user.id,
+        &user,
         ClientInfo::default(),
         state.refresh_tokens.settings(),
     )

@@ -6,7 +6,6 @@ use std::convert::Infallible;
 use lambda_http::{Body, Request, Response};
 use secrecy::SecretString;
 use shared::auth::authenticate;
-use shared::clock::now_seconds;
 use shared::credentials::verify_credentials;
 use shared::json_body::parse_json_body;
 use shared::response::no_content;
@@ -35,18 +34,10 @@ async fn change_password(state: &AppState, request: Request) -> Result<Response<
         .await?
         .stored;
     let hash = state.passwords.hash(new).await?;
-    if state
+    state
         .users
-        .set_password_hash(&stored.user, &hash)
-        .await?
-        .is_none()
-    {
-        return Err(ApiError::PreconditionFailed);
-    }
-    let ended = state
-        .users
-        .end_sessions_except(&user.id, &authenticated.session.id, now_seconds())
+        .change_password(&stored.user, &hash, &authenticated.session)
         .await?;
-    tracing::info!(user_id = %user.id, ended, "password changed; other sessions ended");
+    tracing::info!(user_id = %user.id, "password changed; every other session is over");
     Ok(no_content())
 }

@@ -7,8 +7,8 @@ use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
 use shared::AppState;
 use shared::testing::{
-    SignedIn, auth_status, event, lambda_event, new_user, parts, sign_in, state, with_header,
-    with_json_body,
+    Interleave, SignedIn, auth_status, event, interleaved_state, lambda_event, new_user, parts,
+    sign_in, state, with_header, with_json_body,
 };
 use tokio::task::JoinSet;
 
@@ -138,4 +138,59 @@ async fn a_missing_or_expired_token_is_refused_with_its_challenge() {
         change_password::handler(&state, event)
     })
     .await;
+}
+
+/// After a change through `interleaved`, the caller's session goes on, every other is over, and
+/// only the new password signs in.
+async fn assert_changed(interleaved: &AppState, fault: &Interleave, tag: &str) {
+    let state = state().await;
+    let user = new_user(&state, tag).await;
+    let me = sign_in(&state, &user).await;
+    let other = sign_in(&state, &user).await;
+
+    let (status, body) = change(interleaved, &me, event("change-password/ok")).await;
+
+    assert!(fault.ran(), "the fault was injected");
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(auth_status(&state, &me.bearer).await, StatusCode::OK);
+    assert_eq!(
+        refresh_status(&state, &me.refresh_token).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        auth_status(&state, &other.bearer).await,
+        StatusCode::UNAUTHORIZED,
+        "the other access token is over"
+    );
+    assert_eq!(
+        refresh_status(&state, &other.refresh_token).await,
+        StatusCode::UNAUTHORIZED,
+        "the other refresh token is over"
+    );
+    assert_eq!(
+        login_status(&state, user.email.as_str(), NEW_PASSWORD).await,
+        StatusCode::OK
+    );
+}
+
+/// Issue 16 (1): the sweep of the other sessions fails (its Query, then its batch delete,
+/// injected): the change still answers 204 and every other session is over, because ending them
+/// is part of the change itself (the credentials generation), not of the sweep.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_sweep_leaves_no_other_session_usable() {
+    for operation in ["Query", "BatchWriteItem"] {
+        let fault = Interleave::fail(operation);
+        let interleaved = interleaved_state(fault.clone()).await;
+        assert_changed(&interleaved, &fault, "password-sweep-fails").await;
+    }
+}
+
+/// Issue 16 (1, 5): the answer to the change is lost after it committed (a 500 injected on the
+/// way back) and the SDK retries it: the retry carries the same request token, so it gets the
+/// first answer. 204, not 412, and the change holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_to_a_committed_change_is_still_204() {
+    let fault = Interleave::lose_answer("TransactWriteItems");
+    let interleaved = interleaved_state(fault.clone()).await;
+    assert_changed(&interleaved, &fault, "password-answer-lost").await;
 }

@@ -43,7 +43,7 @@ async fn login(state: &AppState, request: Request) -> Result<Response<Body>, Api
     let stored = verified.upgrade_hash(state).await;
     let user = stored.user;
     let session = Session::start(
-        user.id,
+        &user,
         client_info(&request),
         state.refresh_tokens.settings(),
     );

@@ -420,7 +420,7 @@ async fn a_session_is_not_started_on_a_password_that_changed_meanwhile() {
     assert!(changed.is_some());
 
     let session = Session::start(
-        user.id,
+        &user,
         ClientInfo::default(),
         state.refresh_tokens.settings(),
     );

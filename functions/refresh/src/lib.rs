@@ -46,6 +46,9 @@ async fn refresh(state: &AppState, request: Request) -> Result<Response<Body>, A
     let (Some(user), Some(mut session)) = (user, session) else {
         return Err(rejected("no such session"));
     };
+    if !session.is_current_for(&user) {
+        return Err(rejected("session started on an old password"));
+    }
     if !state.refresh_tokens.verify(&session, &presented) {
         return Err(rejected("not a token of this session"));
     }

@@ -74,7 +74,7 @@ async fn every_bad_refresh_token_gets_one_identical_answer() {
 
     // A session past its lifetime that DynamoDB's TTL has not removed yet.
     let mut expired = Session::start(
-        user.id,
+        &user,
         ClientInfo::default(),
         state.refresh_tokens.settings(),
     );

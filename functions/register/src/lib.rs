@@ -45,7 +45,7 @@ async fn register(state: &AppState, request: Request) -> Result<Response<Body>, 
     let hash = state.passwords.hash(input.password).await?;
     let user = User::new(input.email, input.name);
     let session = Session::start(
-        user.id,
+        &user,
         client_info(&request),
         state.refresh_tokens.settings(),
     );

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::clock::{now_seconds, rfc3339};
 use crate::config::SessionSettings;
-use crate::user::UserId;
+use crate::user::{User, UserId};
 
 mod refresh_token;
 
@@ -113,15 +113,18 @@ pub struct Session {
     pub seed: Seed,
     /// Where the sign-in came from.
     pub client: ClientInfo,
+    /// The user's [`User::credentials`] when it started.
+    pub credentials: u64,
 }
 
 impl Session {
-    /// A session starting now for `user_id`.
-    pub fn start(user_id: UserId, client: ClientInfo, settings: &SessionSettings) -> Self {
+    /// A session starting now for `user`, on the password it has now.
+    pub fn start(user: &User, client: ClientInfo, settings: &SessionSettings) -> Self {
         let now = now_seconds();
         Self {
             id: SessionId::new(),
-            user_id,
+            user_id: user.id,
+            credentials: user.credentials,
             created_at: now,
             last_used_at: now,
             expires_at: expiry(now, now, settings),
@@ -136,6 +139,12 @@ impl Session {
     /// use: DynamoDB's TTL deletion can lag by days.
     pub fn is_live(&self, now: u64) -> bool {
         now < self.expires_at
+    }
+
+    /// Whether the session was started on `user`'s current password: a password change bumps
+    /// the user's credentials generation, and every session started before it is over.
+    pub fn is_current_for(&self, user: &User) -> bool {
+        self.user_id == user.id && self.credentials == user.credentials
     }
 
     /// What a refresh token of generation `presented` (its MAC already verified) means for this
@@ -214,6 +223,16 @@ impl<'a> SessionView<'a> {
     }
 }
 
+/// A user for unit tests of sessions.
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+pub(crate) fn test_user() -> User {
+    User::new(
+        crate::email::Email::parse("ada@example.com").expect("valid"),
+        None,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,7 +245,7 @@ mod tests {
         /// Generation 3, rotated at t = 1 000 000 ms, alive until t = 2 000 s.
         fn session() -> Session {
             let mut session = Session::start(
-                UserId::new(),
+                &test_user(),
                 ClientInfo::default(),
                 &SessionSettings::default(),
             );
@@ -298,7 +317,7 @@ mod tests {
             max_ttl: Duration::from_secs(250),
             reuse_grace: Duration::from_secs(10),
         };
-        let mut session = Session::start(UserId::new(), ClientInfo::default(), &settings);
+        let mut session = Session::start(&test_user(), ClientInfo::default(), &settings);
         let start = session.created_at;
         assert_eq!(session.expires_at, start + 100);
         session = session.rotated((start + 90) * 1000, &settings);

@@ -174,7 +174,7 @@ impl RefreshTokens {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::ClientInfo;
+    use crate::session::{ClientInfo, test_user};
 
     fn tokens() -> RefreshTokens {
         RefreshTokens::new(
@@ -185,7 +185,7 @@ mod tests {
 
     fn session() -> Session {
         Session::start(
-            UserId::new(),
+            &test_user(),
             ClientInfo::default(),
             &SessionSettings::default(),
         )

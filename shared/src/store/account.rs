@@ -11,6 +11,7 @@ use crate::clock::now_seconds;
 use crate::email::Email;
 use crate::error::ApiError;
 use crate::password::PasswordHashString;
+use crate::session::Session;
 use crate::user::{DisplayName, User};
 
 /// The `SET`/`REMOVE` expression, names and values that change `user` into the next version with
@@ -65,8 +66,9 @@ impl Change {
 }
 
 impl UserStore {
-    /// Stores a new password hash for `user`, if its version is still the one read. `Some(new
-    /// version)`, or `None` when the account changed meanwhile.
+    /// Stores a new hash of the **same** password for `user` (an argon2 upgrade at sign-in: the
+    /// sessions stay), if its version is still the one read. `Some(new version)`, or `None` when
+    /// the account changed meanwhile. A new password is [`UserStore::change_password`].
     #[tracing::instrument(skip_all, fields(user_id = %user.id))]
     pub async fn set_password_hash(
         &self,
@@ -76,6 +78,71 @@ impl UserStore {
         let change = Change::new(user).set("hash", item::PASSWORD_HASH, s(hash.as_str()));
         let written = self.write_change(user, change).await?;
         Ok(written.then_some(user.version + 1))
+    }
+
+    /// Changes `user`'s password, as one fact with its consequence: the new hash and the next
+    /// credentials generation go into the user item (if its version is still the one read), and
+    /// the caller's session `keep` moves to that generation (if it still exists), in one
+    /// transaction. From that instant every other session of the user is over
+    /// ([`crate::session::Session::is_current_for`]): no partial failure and no interleaving can
+    /// leave the password changed and another session usable. The sessions' items are then
+    /// swept; a sweep that fails is logged and harmless. [`ApiError::PreconditionFailed`] if the
+    /// account changed since it was read, [`ApiError::InvalidToken`] if `keep` ended meanwhile;
+    /// either way nothing changed. A lost answer is retried by the SDK with the same request
+    /// token, so a committed change is never reported as failed.
+    #[tracing::instrument(skip_all, fields(user_id = %user.id))]
+    pub async fn change_password(
+        &self,
+        user: &User,
+        hash: &PasswordHashString,
+        keep: &Session,
+    ) -> Result<User, ApiError> {
+        let mut changed = user.clone();
+        changed.version += 1;
+        changed.credentials += 1;
+        let change = Change::new(user)
+            .set("hash", item::PASSWORD_HASH, s(hash.as_str()))
+            .set("credentials", item::CREDENTIALS, n(changed.credentials));
+        let user_update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(item::user_key(&user.id)))
+            .update_expression(change.update_expression())
+            .condition_expression("#version = :read")
+            .set_expression_attribute_names(Some(change.names.into_iter().collect()))
+            .set_expression_attribute_values(Some(change.values.into_iter().collect()))
+            .build()
+            .map_err(ApiError::internal)?;
+        let session_update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(item::session_key(&keep.user_id, &keep.id)))
+            .update_expression("SET #credentials = :credentials")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#credentials", item::CREDENTIALS)
+            .expression_attribute_names("#pk", item::PARTITION_KEY)
+            .expression_attribute_values(":credentials", n(changed.credentials))
+            .build()
+            .map_err(ApiError::internal)?;
+        self.transact(vec![
+            Guarded::new(
+                TransactWriteItem::builder().update(user_update).build(),
+                || ApiError::PreconditionFailed,
+            ),
+            Guarded::new(
+                TransactWriteItem::builder().update(session_update).build(),
+                || ApiError::InvalidToken,
+            ),
+        ])
+        .await?;
+        if let Err(error) = self
+            .end_sessions_except(&user.id, &keep.id, now_seconds())
+            .await
+        {
+            tracing::warn!(
+                code = error.code(),
+                "password changed; the other sessions' items remain (they authenticate nothing)"
+            );
+        }
+        Ok(changed)
     }
 
     /// Changes `user`'s display name (`None` clears it) and, when `email` is given, moves the

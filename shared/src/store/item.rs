@@ -36,12 +36,15 @@ const GENERATION: &str = "generation";
 const ROTATED_AT_MS: &str = "rotated_at_ms";
 const SEED: &str = "seed";
 const USER_AGENT: &str = "user_agent";
+/// On the user item and on each session: see [`User::credentials`]. Absent (items written before
+/// it existed) reads as 0 on both.
+pub(super) const CREDENTIALS: &str = "credentials";
 const IP_ADDRESS: &str = "ip_address";
 const FAILURES: &str = "failures";
 const LOCKED_UNTIL: &str = "locked_until";
 
 /// What the profile read fetches: everything but the password hash.
-pub(super) const PUBLIC_ATTRIBUTES: &[&str] = &[ID, EMAIL, NAME, CREATED_AT, VERSION];
+pub(super) const PUBLIC_ATTRIBUTES: &[&str] = &[ID, EMAIL, NAME, CREATED_AT, VERSION, CREDENTIALS];
 /// What a session read fetches: every session attribute (the key tells items apart).
 pub(super) const SESSION_ATTRIBUTES: &[&str] = &[
     SORT_KEY,
@@ -55,6 +58,7 @@ pub(super) const SESSION_ATTRIBUTES: &[&str] = &[
     SEED,
     USER_AGENT,
     IP_ADDRESS,
+    CREDENTIALS,
 ];
 /// What an authenticated request reads in its one round trip: the user (without the password
 /// hash) and the session.
@@ -129,6 +133,7 @@ pub(super) fn user_item(user: &User, hash: &PasswordHashString) -> Item {
         VERSION.to_owned(),
         AttributeValue::N(user.version.to_string()),
     );
+    item.insert(CREDENTIALS.to_owned(), n(user.credentials));
     item
 }
 
@@ -223,6 +228,7 @@ pub(super) fn session_item(session: &Session) -> Item {
     item.insert(GENERATION.to_owned(), n(session.generation));
     item.insert(ROTATED_AT_MS.to_owned(), n(session.rotated_at_ms));
     item.insert(SEED.to_owned(), s(session.seed.encode()));
+    item.insert(CREDENTIALS.to_owned(), n(session.credentials));
     if let Some(agent) = &session.client.user_agent {
         item.insert(USER_AGENT.to_owned(), s(agent));
     }
@@ -268,6 +274,7 @@ impl TryFrom<&Item> for Session {
             rotated_at_ms: number(item, ROTATED_AT_MS)?,
             seed: string(item, SEED)
                 .and_then(|raw| Seed::decode(raw).ok_or(MalformedItem(SEED)))?,
+            credentials: optional_number(item, CREDENTIALS)?,
             client: ClientInfo {
                 user_agent: optional(USER_AGENT),
                 ip_address: optional(IP_ADDRESS),
@@ -278,6 +285,14 @@ impl TryFrom<&Item> for Session {
 
 pub(super) fn claimed_user_id(item: &Item) -> Result<UserId, MalformedItem> {
     string(item, USER_ID).and_then(|raw| UserId::parse(raw).ok_or(MalformedItem(USER_ID)))
+}
+
+/// A number attribute that items written before it existed lack: absent reads as 0.
+fn optional_number(item: &Item, attribute: &'static str) -> Result<u64, MalformedItem> {
+    match item.get(attribute) {
+        None => Ok(0),
+        Some(_) => number(item, attribute),
+    }
 }
 
 fn string<'a>(item: &'a Item, attribute: &'static str) -> Result<&'a str, MalformedItem> {
@@ -306,6 +321,7 @@ impl TryFrom<&Item> for User {
             name,
             created_at: string(item, CREATED_AT)?.to_owned(),
             version,
+            credentials: optional_number(item, CREDENTIALS)?,
         })
     }
 }
@@ -389,7 +405,7 @@ mod tests {
     fn sessions_round_trip_under_their_users_partition() {
         let user = user(None);
         let session = Session::start(
-            user.id,
+            &user,
             ClientInfo::new(Some("curl/8"), Some("203.0.113.10")),
             &crate::config::SessionSettings::default(),
         );
@@ -415,7 +431,10 @@ mod tests {
     #[test]
     fn projections_name_every_attribute_through_a_placeholder() {
         let (expression, names) = projection(PUBLIC_ATTRIBUTES);
-        assert_eq!(expression, "#id, #email, #name, #created_at, #version");
+        assert_eq!(
+            expression,
+            "#id, #email, #name, #created_at, #version, #credentials"
+        );
         for placeholder in expression.split(", ") {
             assert!(names.contains_key(placeholder), "{placeholder}");
         }

@@ -4,17 +4,33 @@
 
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeDeserializationInterceptorContextMut, BeforeSerializationInterceptorContextRef,
+};
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 
 type Hook = Box<dyn FnOnce() + Send>;
+
+/// What happens at the matched call.
+enum Step {
+    /// Run this first, then let the call go.
+    Run(Hook),
+    /// Fail the call (the SDK reports it as a failed request, as a broken connection would).
+    Fail,
+    /// Let the call reach DynamoDB, then turn its answer into a `500`: the write happened, the
+    /// caller did not hear so, and the SDK retries it.
+    LoseAnswer,
+}
 
 /// Runs its hook before the first call it matches (made by a handler or not), then never again.
 #[derive(Clone)]
 pub struct Interleave {
     operation: &'static str,
     prefix: Option<&'static str>,
-    hook: Arc<Mutex<Option<Hook>>>,
+    hook: Arc<Mutex<Option<Step>>>,
+    /// Set when a `LoseAnswer` call has been sent: the next response is the one to lose (the
+    /// calls of one handler are sequential where this is used).
+    losing: Arc<Mutex<bool>>,
 }
 
 impl std::fmt::Debug for Interleave {
@@ -22,6 +38,7 @@ impl std::fmt::Debug for Interleave {
         f.debug_struct("Interleave")
             .field("operation", &self.operation)
             .field("prefix", &self.prefix)
+            .field("losing", &self.losing)
             .finish_non_exhaustive()
     }
 }
@@ -33,7 +50,30 @@ impl Interleave {
         Self {
             operation,
             prefix: None,
-            hook: Arc::new(Mutex::new(Some(Box::new(hook)))),
+            hook: Arc::new(Mutex::new(Some(Step::Run(Box::new(hook))))),
+            losing: Arc::default(),
+        }
+    }
+
+    /// Makes the first `operation` call fail instead (a partial failure, injected between the
+    /// function and DynamoDB).
+    pub fn fail(operation: &'static str) -> Self {
+        Self {
+            operation,
+            prefix: None,
+            hook: Arc::new(Mutex::new(Some(Step::Fail))),
+            losing: Arc::default(),
+        }
+    }
+
+    /// Lets the first `operation` call commit, then loses its answer (a `500`), so the SDK
+    /// retries a write that already happened.
+    pub fn lose_answer(operation: &'static str) -> Self {
+        Self {
+            operation,
+            prefix: None,
+            hook: Arc::new(Mutex::new(Some(Step::LoseAnswer))),
+            losing: Arc::default(),
         }
     }
 
@@ -51,7 +91,7 @@ impl Interleave {
         }
     }
 
-    /// Whether the hook has run.
+    /// Whether the hook has run (or the fault has been injected).
     pub fn ran(&self) -> bool {
         self.hook.lock().expect("not poisoned").is_none()
     }
@@ -72,9 +112,26 @@ impl Intercept for Interleave {
         if operation != self.operation || !touches {
             return Ok(());
         }
-        let hook = self.hook.lock().expect("not poisoned").take();
-        if let Some(hook) = hook {
-            tokio::task::block_in_place(hook);
+        let step = self.hook.lock().expect("not poisoned").take();
+        match step {
+            Some(Step::Run(hook)) => tokio::task::block_in_place(hook),
+            Some(Step::Fail) => return Err("a fault injected by the test".into()),
+            Some(Step::LoseAnswer) => *self.losing.lock().expect("not poisoned") = true,
+            None => {}
+        }
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let mut losing = self.losing.lock().expect("not poisoned");
+        if *losing {
+            *losing = false;
+            *context.response_mut().status_mut() = 500u16.try_into()?;
         }
         Ok(())
     }

@@ -223,7 +223,7 @@ pub async fn create_user(state: &AppState, email: &str, password: &str) -> crate
     let hash = state.passwords.hash(password).await.expect("hashed");
     let user = crate::user::User::new(email, None);
     let session = crate::session::Session::start(
-        user.id,
+        &user,
         crate::session::ClientInfo::default(),
         state.refresh_tokens.settings(),
     );
@@ -277,18 +277,20 @@ pub struct SignedIn {
     pub refresh_token: String,
 }
 
-/// Signs `user` in: starts a session through the real store and issues its tokens.
+/// Signs `user` in as it is stored now (its current password): starts a session through the
+/// real store and issues its tokens.
 pub async fn sign_in(state: &AppState, user: &crate::user::User) -> SignedIn {
+    let email = crate::email::Email::from_stored(user.email.as_str().to_owned());
+    let stored = state.users.find_by_email(&email).await.expect("read");
+    let stored = stored.expect("the account exists");
     let session = crate::session::Session::start(
-        user.id,
+        &stored.user,
         crate::session::ClientInfo::new(Some("test-agent/1.0"), Some("203.0.113.7")),
         state.refresh_tokens.settings(),
     );
-    let (hash, _) = stored_hash(state, user.email.as_str()).await;
-    let hash = crate::password::PasswordHashString::from_stored(hash);
     state
         .users
-        .start_session(&session, &hash)
+        .start_session(&session, &stored.password_hash)
         .await
         .expect("started");
     let access = state.tokens.issue(&user.id, &session.id).expect("issued");
