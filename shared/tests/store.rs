@@ -33,11 +33,7 @@ fn hash(tag: &str) -> PasswordHashString {
 }
 
 fn session_of(state: &AppState, user: &User) -> Session {
-    Session::start(
-        &user,
-        ClientInfo::default(),
-        state.refresh_tokens.settings(),
-    )
+    Session::start(user, ClientInfo::default(), state.refresh_tokens.settings())
 }
 
 /// A stored account with its first session.

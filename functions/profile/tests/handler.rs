@@ -4,8 +4,8 @@
 use lambda_http::http::{StatusCode, header};
 use serde_json::{Value, json};
 use shared::testing::{
-    create_user, event, events_named, lambda_event, parts, recording_state, sign_in, state,
-    unique_email, with_header,
+    Interleave, assert_service_unavailable, create_user, event, events_named, interleaved_state,
+    lambda_event, new_user, parts, recording_state, sign_in, state, unique_email, with_header,
 };
 
 async fn profile(event: &Value) -> (StatusCode, lambda_http::http::HeaderMap, Value) {
@@ -185,4 +185,25 @@ async fn a_missing_or_expired_token_is_refused_with_its_challenge() {
         profile::handler(&state, event)
     })
     .await;
+}
+
+/// Issue 16 (3): keys DynamoDB leaves unprocessed (its throttling signal) are retried with
+/// backoff; a valid token is never told it is invalid because of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unprocessed_reads_are_retried_then_answered_503_never_401() {
+    let state = state().await;
+    let user = new_user(&state, "profile-unprocessed").await;
+    let bearer = sign_in(&state, &user).await.bearer;
+    let event = with_header(event("profile/ok"), "authorization", &bearer);
+
+    let once = Interleave::unprocessed_batch_reads(1);
+    let retried = interleaved_state(once.clone()).await;
+    let (status, _, body) = parts(profile::handler(&retried, lambda_event(&event)).await);
+    assert!(once.ran());
+    assert_eq!(status, StatusCode::OK, "retried: {body}");
+
+    let always = Interleave::unprocessed_batch_reads(4);
+    let throttled = interleaved_state(always.clone()).await;
+    assert_service_unavailable(profile::handler(&throttled, lambda_event(&event)).await);
+    assert!(always.ran());
 }

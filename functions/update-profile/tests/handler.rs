@@ -150,6 +150,33 @@ async fn a_change_landing_between_the_read_and_the_write_is_412_and_writes_nothi
     assert_eq!(stored.version, user.version + 1, "one write: the other one");
 }
 
+/// Issue 16 (5): the answer to a PATCH that committed is lost (a 500 injected on the way back)
+/// and the SDK's retry fails its own condition: the write recognises itself and answers 200
+/// with the new ETag, not `412 … nothing written`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_to_a_committed_patch_is_still_200() {
+    let state = state().await;
+    let user = new_user(&state, "patch-answer-lost").await;
+    let me = sign_in(&state, &user).await;
+    let lost = Interleave::lose_answer("UpdateItem");
+    let interleaved = interleaved_state(lost.clone()).await;
+    let mine = with_body("update-profile/ok", &json!({"name": "Mine"}));
+
+    let (status, headers, body) = patch(&interleaved, &me, mine).await;
+
+    assert!(lost.ran(), "the answer was lost");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["name"], "Mine");
+    let version = user.version + 1;
+    assert_eq!(headers[header::ETAG], format!("\"{version}\"").as_str());
+    let stored = state.users.find_by_email(&user.email).await.expect("read");
+    assert_eq!(
+        stored.expect("exists").user.version,
+        version,
+        "written once"
+    );
+}
+
 #[tokio::test]
 async fn the_email_moves_with_the_current_password_in_one_transaction() {
     let state = state().await;

@@ -3,7 +3,9 @@
 //! transaction with its claim.
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
 
 use super::item::{n, s};
 use super::{Guarded, UserStore, conditional, item};
@@ -207,7 +209,14 @@ impl UserStore {
     }
 
     /// One `UpdateItem` of the user item, conditional on its version: `false` if it moved.
+    ///
+    /// Each write also stamps the item with a random write id. When the answer to a write that
+    /// committed is lost and the SDK retries it, the retry fails its own condition; the item
+    /// DynamoDB returns with that failure (`ReturnValuesOnConditionCheckFailure`) then carries
+    /// this write's id, and the write is reported as done, never as "nothing written".
     async fn write_change(&self, user: &User, change: Change) -> Result<bool, ApiError> {
+        let write_id = s(uuid::Uuid::new_v4().to_string());
+        let change = change.set("write_id", item::WRITE_ID, write_id.clone());
         let result = self
             .client
             .update_item()
@@ -217,8 +226,17 @@ impl UserStore {
             .condition_expression("#version = :read")
             .set_expression_attribute_names(Some(change.names.into_iter().collect()))
             .set_expression_attribute_values(Some(change.values.into_iter().collect()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
+        if let Err(error) = &result
+            && let Some(UpdateItemError::ConditionalCheckFailedException(failed)) =
+                error.as_service_error()
+            && failed.item().and_then(|item| item.get(item::WRITE_ID)) == Some(&write_id)
+        {
+            tracing::info!("a retried write found itself already committed");
+            return Ok(true);
+        }
         conditional(
             result,
             UpdateItemError::is_conditional_check_failed_exception,

@@ -39,6 +39,9 @@ const USER_AGENT: &str = "user_agent";
 /// On the user item and on each session: see [`User::credentials`]. Absent (items written before
 /// it existed) reads as 0 on both.
 pub(super) const CREDENTIALS: &str = "credentials";
+/// On the user item: the random id of the last single-item write, by which a retried write
+/// recognises that it already committed.
+pub(super) const WRITE_ID: &str = "write_id";
 const IP_ADDRESS: &str = "ip_address";
 const FAILURES: &str = "failures";
 const LOCKED_UNTIL: &str = "locked_until";

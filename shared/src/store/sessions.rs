@@ -73,7 +73,9 @@ impl UserStore {
             .map_err(ApiError::internal)?;
         let mut request = HashMap::from([(self.table.clone(), keys)]);
         let mut found = Vec::new();
-        for _ in 0..BATCH_ATTEMPTS {
+        // Keys DynamoDB leaves unprocessed (its throttling signal) are not "not found": retried
+        // with backoff, and if they remain, a 503 the client retries, never a sign-out.
+        for attempt in 1..=BATCH_ATTEMPTS {
             let output = self
                 .client
                 .batch_get_item()
@@ -89,8 +91,14 @@ impl UserStore {
             );
             match output.unprocessed_keys.filter(|keys| !keys.is_empty()) {
                 None => break,
+                Some(_) if attempt == BATCH_ATTEMPTS => {
+                    return Err(ApiError::Unavailable(
+                        "DynamoDB left the user and session reads unprocessed".into(),
+                    ));
+                }
                 Some(unprocessed) => request = unprocessed,
             }
+            tokio::time::sleep(super::jitter(attempt)).await;
         }
         let (mut user, mut session) = (None, None);
         for found in &found {

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::config::interceptors::{
     BeforeDeserializationInterceptorContextMut, BeforeSerializationInterceptorContextRef,
+    FinalizerInterceptorContextMut,
 };
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 
@@ -20,6 +21,9 @@ enum Step {
     /// Let the call reach DynamoDB, then turn its answer into a `500`: the write happened, the
     /// caller did not hear so, and the SDK retries it.
     LoseAnswer,
+    /// Answer this many `BatchGetItem` calls with every requested key unprocessed, as DynamoDB
+    /// does when it throttles a batch.
+    Unprocess(usize),
 }
 
 /// Runs its hook before the first call it matches (made by a handler or not), then never again.
@@ -31,7 +35,11 @@ pub struct Interleave {
     /// Set when a `LoseAnswer` call has been sent: the next response is the one to lose (the
     /// calls of one handler are sequential where this is used).
     losing: Arc<Mutex<bool>>,
+    /// The keys of an `Unprocess`ed batch read in flight, to hand back as unprocessed.
+    unprocessing: Arc<Mutex<Option<BatchKeys>>>,
 }
+
+type BatchKeys = std::collections::HashMap<String, aws_sdk_dynamodb::types::KeysAndAttributes>;
 
 impl std::fmt::Debug for Interleave {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -52,6 +60,7 @@ impl Interleave {
             prefix: None,
             hook: Arc::new(Mutex::new(Some(Step::Run(Box::new(hook))))),
             losing: Arc::default(),
+            unprocessing: Arc::default(),
         }
     }
 
@@ -63,6 +72,18 @@ impl Interleave {
             prefix: None,
             hook: Arc::new(Mutex::new(Some(Step::Fail))),
             losing: Arc::default(),
+            unprocessing: Arc::default(),
+        }
+    }
+
+    /// Answers the next `times` batch reads (`BatchGetItem`) with every key unprocessed.
+    pub fn unprocessed_batch_reads(times: usize) -> Self {
+        Self {
+            operation: "BatchGetItem",
+            prefix: None,
+            hook: Arc::new(Mutex::new(Some(Step::Unprocess(times)))),
+            losing: Arc::default(),
+            unprocessing: Arc::default(),
         }
     }
 
@@ -74,6 +95,7 @@ impl Interleave {
             prefix: None,
             hook: Arc::new(Mutex::new(Some(Step::LoseAnswer))),
             losing: Arc::default(),
+            unprocessing: Arc::default(),
         }
     }
 
@@ -117,7 +139,37 @@ impl Intercept for Interleave {
             Some(Step::Run(hook)) => tokio::task::block_in_place(hook),
             Some(Step::Fail) => return Err("a fault injected by the test".into()),
             Some(Step::LoseAnswer) => *self.losing.lock().expect("not poisoned") = true,
+            Some(Step::Unprocess(times)) => {
+                use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemInput;
+                let keys = context
+                    .input()
+                    .downcast_ref::<BatchGetItemInput>()
+                    .and_then(|input| input.request_items().cloned());
+                *self.unprocessing.lock().expect("not poisoned") = keys;
+                if times > 1 {
+                    *self.hook.lock().expect("not poisoned") = Some(Step::Unprocess(times - 1));
+                }
+            }
             None => {}
+        }
+        Ok(())
+    }
+
+    fn modify_before_attempt_completion(
+        &self,
+        context: &mut FinalizerInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
+        let Some(keys) = self.unprocessing.lock().expect("not poisoned").take() else {
+            return Ok(());
+        };
+        if let Some(Ok(output)) = context.output_or_error_mut()
+            && let Some(batch) = output.downcast_mut::<BatchGetItemOutput>()
+        {
+            batch.responses = Some(std::collections::HashMap::new());
+            batch.unprocessed_keys = Some(keys);
         }
         Ok(())
     }
