@@ -176,7 +176,7 @@ pub const LOGIN_THROTTLE_THRESHOLD: Variable = number_variable(
     "LOGIN_THROTTLE_THRESHOLD",
     5,
     (1, 100),
-    "consecutive failed logins for one email before its attempts are slowed down",
+    "consecutive failed logins for one email from one source address before that source's attempts on it are slowed down",
 );
 /// The first throttle delay in seconds, doubled on each further failure.
 pub const LOGIN_THROTTLE_BASE_DELAY_SECONDS: Variable = number_variable(
@@ -191,6 +191,14 @@ pub const LOGIN_THROTTLE_MAX_DELAY_SECONDS: Variable = number_variable(
     900,
     (1, 86_400),
     "the longest wait between login attempts for one email, in seconds (backoff, never a lockout); at least the base delay",
+);
+/// Consecutive failed logins for one email, from every source together, before all of its
+/// attempts are slowed down.
+pub const LOGIN_THROTTLE_ADDRESS_LIMIT: Variable = number_variable(
+    "LOGIN_THROTTLE_ADDRESS_LIMIT",
+    100,
+    (5, 100),
+    "consecutive failed logins for one email from all sources together before every attempt on it is slowed down (NIST SP 800-63B: at most 100)",
 );
 /// The log filter, read by [`crate::telemetry`].
 pub const RUST_LOG: Variable = Variable {
@@ -219,6 +227,7 @@ pub const VARIABLES: &[Variable] = &[
     LOGIN_THROTTLE_THRESHOLD,
     LOGIN_THROTTLE_BASE_DELAY_SECONDS,
     LOGIN_THROTTLE_MAX_DELAY_SECONDS,
+    LOGIN_THROTTLE_ADDRESS_LIMIT,
     RUST_LOG,
 ];
 
@@ -277,8 +286,9 @@ impl Default for SessionSettings {
     }
 }
 
-/// Per-email login backoff: after `threshold` consecutive failures, each further attempt waits
-/// `base_delay` doubled for every failure beyond the threshold, at most `max_delay`.
+/// Login backoff, counted per (email, source address) and per email: after `threshold`
+/// consecutive failures from one source, or `address_limit` from all sources together, each
+/// further attempt waits `base_delay` doubled for every failure beyond, at most `max_delay`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottleSettings {
     /// See [`LOGIN_THROTTLE_THRESHOLD`].
@@ -287,6 +297,8 @@ pub struct ThrottleSettings {
     pub base_delay: Duration,
     /// See [`LOGIN_THROTTLE_MAX_DELAY_SECONDS`].
     pub max_delay: Duration,
+    /// See [`LOGIN_THROTTLE_ADDRESS_LIMIT`].
+    pub address_limit: u32,
 }
 
 impl Default for ThrottleSettings {
@@ -295,6 +307,7 @@ impl Default for ThrottleSettings {
             threshold: 5,
             base_delay: Duration::from_secs(LOGIN_THROTTLE_BASE_DELAY_SECONDS.number()),
             max_delay: Duration::from_secs(LOGIN_THROTTLE_MAX_DELAY_SECONDS.number()),
+            address_limit: 100,
         }
     }
 }
@@ -363,6 +376,10 @@ impl Config {
                 LOGIN_THROTTLE_MAX_DELAY_SECONDS,
                 LOGIN_THROTTLE_BASE_DELAY_SECONDS,
                 base_delay,
+            )?,
+            address_limit: narrow(
+                number(LOGIN_THROTTLE_ADDRESS_LIMIT)?,
+                LOGIN_THROTTLE_ADDRESS_LIMIT,
             )?,
         };
         Ok(Self {

@@ -13,16 +13,18 @@ use crate::state::AppState;
 use crate::store::StoredUser;
 
 /// Verifies `password` for `email` (`Err` holds what was typed when it is not an address: it
-/// has no account, but is throttled like one).
+/// has no account, but is throttled like one), tried from `source` (the request's source
+/// address, [`crate::http::source_address`]).
 ///
 /// Throttle admission and the account lookup run side by side, both before any argon2 work; an
 /// unknown account is verified against a dummy hash, so it costs what a wrong password costs. A
-/// failure is [`ApiError::InvalidCredentials`] (counted by the throttle); a success resets the
-/// throttle.
+/// failure is [`ApiError::InvalidCredentials`] (counted by the throttle, per source and per
+/// email); a success resets the source's and the email's counters.
 pub async fn verify_credentials(
     state: &AppState,
     email: Result<Email, String>,
     password: SecretString,
+    source: Option<&str>,
 ) -> Result<Verified, ApiError> {
     let subject = match &email {
         Ok(email) => email.as_str(),
@@ -34,7 +36,7 @@ pub async fn verify_credentials(
             Err(_) => Ok(None),
         }
     };
-    let (admission, stored) = tokio::join!(state.login_throttle.admit(subject), lookup);
+    let (admission, stored) = tokio::join!(state.login_throttle.admit(subject, source), lookup);
     let admission = admission?;
     let stored = stored?;
     let hash = stored.as_ref().map(|stored| stored.password_hash.clone());

@@ -121,6 +121,12 @@ pub fn client_info(request: &Request) -> ClientInfo {
     }
 }
 
+/// The address the request came from, as API Gateway saw it (`requestContext.http.sourceIp`):
+/// what the login throttle counts failures by.
+pub fn source_address(request: &Request) -> Option<String> {
+    client_info(request).ip_address
+}
+
 /// A path parameter of the route (`{id}` in `/sessions/{id}`), as API Gateway (or the local
 /// emulator, which does the same) extracted it.
 pub fn path_parameter(request: &Request, name: &str) -> Option<String> {

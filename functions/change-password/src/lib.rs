@@ -7,6 +7,7 @@ use lambda_http::{Body, Request, Response};
 use secrecy::SecretString;
 use shared::auth::authenticate;
 use shared::credentials::verify_credentials;
+use shared::http::source_address;
 use shared::json_body::parse_json_body;
 use shared::response::no_content;
 use shared::runtime::{Event, EventResponse, respond};
@@ -30,9 +31,14 @@ async fn change_password(state: &AppState, request: Request) -> Result<Response<
         });
         Some((current?, new?))
     })?;
-    let stored = verify_credentials(state, Ok(user.email.clone()), current)
-        .await?
-        .stored;
+    let stored = verify_credentials(
+        state,
+        Ok(user.email.clone()),
+        current,
+        source_address(&request).as_deref(),
+    )
+    .await?
+    .stored;
     let hash = state.passwords.hash(new).await?;
     state
         .users

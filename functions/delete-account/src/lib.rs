@@ -8,6 +8,7 @@ use lambda_http::{Body, Request, Response};
 use secrecy::SecretString;
 use shared::auth::authenticate;
 use shared::credentials::verify_credentials;
+use shared::http::source_address;
 use shared::json_body::parse_json_body;
 use shared::response::no_content;
 use shared::runtime::{Event, EventResponse, respond};
@@ -27,7 +28,14 @@ async fn delete_account(state: &AppState, request: Request) -> Result<Response<B
         })
     })?;
     let email = authenticated.user.email.clone();
-    let stored = verify_credentials(state, Ok(email), password).await?.stored;
+    let stored = verify_credentials(
+        state,
+        Ok(email),
+        password,
+        source_address(&request).as_deref(),
+    )
+    .await?
+    .stored;
     state.users.delete_account(&stored.user).await?;
     tracing::info!(user_id = %stored.user.id, "account deleted");
     Ok(no_content())

@@ -13,7 +13,7 @@ use lambda_http::{Body, Request, Response};
 use secrecy::SecretString;
 use shared::credentials::verify_credentials;
 use shared::email::Email;
-use shared::http::client_info;
+use shared::http::{client_info, source_address};
 use shared::json_body::parse_json_body;
 use shared::runtime::{Event, EventResponse, respond};
 use shared::session::Session;
@@ -39,7 +39,8 @@ async fn login(state: &AppState, request: Request) -> Result<Response<Body>, Api
 
     // An address that does not parse has no account, but is throttled like one.
     let email = Email::parse(&email).map_err(|_| email.trim().to_lowercase());
-    let verified = verify_credentials(state, email, password).await?;
+    let verified =
+        verify_credentials(state, email, password, source_address(&request).as_deref()).await?;
     let stored = verified.upgrade_hash(state).await;
     let user = stored.user;
     let session = Session::start(

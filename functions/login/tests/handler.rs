@@ -121,8 +121,12 @@ async fn unknown_email_and_wrong_password_make_the_same_dynamodb_calls() {
         wrong_calls,
         [
             call("GetItem", "EMAIL", true),
+            // The source's counter and the email's.
+            call("GetItem", "THROTTLE", true),
             call("GetItem", "THROTTLE", true),
             call("GetItem", "USER", true),
+            // Both counted in one transaction.
+            call("PutItem", "THROTTLE", false),
             call("PutItem", "THROTTLE", false),
         ]
     );
@@ -540,4 +544,64 @@ async fn a_password_change_between_the_check_and_the_session_write_is_invalid_cr
 
     assert_refused_leaving_no_session(&interleaved, &user, &email).await;
     assert!(change.ran(), "the password change was interleaved");
+}
+
+/// The same checked-in event, as if sent from `source`.
+fn from_source(mut event: Value, source: &str) -> Value {
+    event["requestContext"]["http"]["sourceIp"] = json!(source);
+    event
+}
+
+/// Issue 16 (2): someone who knows the address guesses from one source until that source is
+/// held; the owner, from another source, signs in every time meanwhile.
+#[tokio::test]
+async fn a_stranger_guessing_does_not_hold_the_owner_back() {
+    let state = state().await;
+    let email = unique_email("login-owner");
+    create_user(&state, &email, PASSWORD).await;
+    let guess = from_source(login_event("login/wrong-password", &email), "198.51.100.66");
+    let owner = from_source(ok_event(&email), "203.0.113.7");
+
+    let (mut held, mut owner_ok) = (0, 0);
+    for _ in 0..20 {
+        let (status, _, _) = login(&state, &guess).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            held += 1;
+        }
+        if login(&state, &owner).await.0 == StatusCode::OK {
+            owner_ok += 1;
+        }
+    }
+    assert!(held > 0, "the guessing source is held back");
+    assert_eq!(owner_ok, 20, "the owner signed in every time");
+}
+
+/// Issue 16 (2): failures from many sources together reach the email's own limit, after which
+/// every attempt on it waits, the right password from a new source too (no existence oracle:
+/// the same for an unknown address).
+#[tokio::test]
+async fn failures_from_many_sources_reach_the_email_wide_limit() {
+    let state = state_with(&[
+        ("LOGIN_THROTTLE_ADDRESS_LIMIT", "5"),
+        ("LOGIN_THROTTLE_BASE_DELAY_SECONDS", "60"),
+        ("LOGIN_THROTTLE_MAX_DELAY_SECONDS", "60"),
+    ])
+    .await;
+    for known in [true, false] {
+        let email = unique_email("login-distributed");
+        if known {
+            create_user(&state, &email, PASSWORD).await;
+        }
+        for source in 1..=5 {
+            let guess = from_source(
+                login_event("login/wrong-password", &email),
+                &format!("198.51.100.{source}"),
+            );
+            assert_eq!(login(&state, &guess).await.0, StatusCode::UNAUTHORIZED);
+        }
+        let fresh = from_source(ok_event(&email), "203.0.113.99");
+        let (status, headers, _) = login(&state, &fresh).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "known: {known}");
+        assert!(headers.contains_key(header::RETRY_AFTER));
+    }
 }

@@ -8,7 +8,7 @@ use secrecy::SecretString;
 use shared::auth::authenticate;
 use shared::credentials::verify_credentials;
 use shared::email::Email;
-use shared::http::check_if_match;
+use shared::http::{check_if_match, source_address};
 use shared::json_body::parse_json_body;
 use shared::response::json_response_with_etag;
 use shared::runtime::{Event, EventResponse, respond};
@@ -56,7 +56,13 @@ async fn update_profile(state: &AppState, request: Request) -> Result<Response<B
     let new_email = match changes.email {
         Some((email, password)) if email != user.email => {
             // Re-authentication: the same throttle, timing and answers as sign-in.
-            verify_credentials(state, Ok(user.email.clone()), password).await?;
+            verify_credentials(
+                state,
+                Ok(user.email.clone()),
+                password,
+                source_address(&request).as_deref(),
+            )
+            .await?;
             Some(email)
         }
         _ => None,
