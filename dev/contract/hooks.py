@@ -70,7 +70,8 @@ def filter_body(context, body):
 
     `cargo lambda watch` cannot put such a body into an event and answers 500 itself, without
     calling the function. API Gateway delivers it base64-encoded, and the functions answer
-    `400 malformed_json`: the handler test `register/binary-body` (events/) holds that.
+    `400 malformed_json`: the handler test `register/binary-body` (events/) holds that, and
+    docs/upstream/cargo-lambda-non-utf8-body.md is the reduction for upstream.
     """
     if isinstance(body, (bytes, bytearray)):
         try:

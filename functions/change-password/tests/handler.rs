@@ -190,7 +190,7 @@ async fn a_failing_sweep_leaves_no_other_session_usable() {
 /// first answer. 204, not 412, and the change holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_answer_to_a_committed_change_is_still_204() {
-    let fault = Interleave::lose_answer("TransactWriteItems");
+    let fault = Interleave::lose_answer("TransactWriteItems").touching("USER");
     let interleaved = interleaved_state(fault.clone()).await;
     assert_changed(&interleaved, &fault, "password-answer-lost").await;
 }

@@ -123,7 +123,7 @@ async fn a_refused_deletion_ends_no_session() {
     let me = sign_in(&state, &user).await;
     let other = sign_in(&state, &user).await;
     let read = user.clone();
-    let change = Interleave::before("TransactWriteItems", move || {
+    let change = Interleave::before_touching("TransactWriteItems", "USER", move || {
         tokio::runtime::Handle::current().block_on(async move {
             let other = shared::testing::state().await;
             let changed = other.users.update_account(&read, Some(None), None).await;

@@ -513,7 +513,8 @@ async fn a_deletion_between_the_password_check_and_the_session_write_is_invalid_
     let state = state().await;
     let email = unique_email("login-deleted-before-session");
     let user = create_user(&state, &email, PASSWORD).await;
-    let deletion = Interleave::before("TransactWriteItems", deletion_of(user.clone()));
+    let deletion =
+        Interleave::before_touching("TransactWriteItems", "USER", deletion_of(user.clone()));
     let interleaved = interleaved_state(deletion.clone()).await;
 
     assert_refused_leaving_no_session(&interleaved, &user, &email).await;
@@ -528,8 +529,9 @@ async fn a_password_change_between_the_check_and_the_session_write_is_invalid_cr
     let email = unique_email("login-rehashed-before-session");
     let user = create_user(&state, &email, PASSWORD).await;
     let read = user.clone();
-    let change = Interleave::before(
+    let change = Interleave::before_touching(
         "TransactWriteItems",
+        "USER",
         meanwhile(move |other| async move {
             let password = other
                 .password_policy

@@ -76,6 +76,15 @@ impl Interleave {
         }
     }
 
+    /// The same, but only for a call that touches an item under `prefix` (`"USER"`, `"EMAIL"`,
+    /// `"THROTTLE"`): e.g. a sign-in's session write, not its throttle count.
+    pub fn touching(self, prefix: &'static str) -> Self {
+        Self {
+            prefix: Some(prefix),
+            ..self
+        }
+    }
+
     /// Answers the next `times` batch reads (`BatchGetItem`) with every key unprocessed.
     pub fn unprocessed_batch_reads(times: usize) -> Self {
         Self {
