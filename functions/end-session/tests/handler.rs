@@ -114,3 +114,26 @@ async fn a_missing_or_expired_token_is_refused_with_its_challenge() {
     })
     .await;
 }
+
+/// Issue 16 (5): the answer to an ended session is lost (a 500 injected after the delete
+/// committed) and the SDK retries it: the retry gets the first answer, 204, not a 404 for a
+/// session it has just ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_to_an_ended_session_is_still_204() {
+    let state = state().await;
+    let user = new_user(&state, "end-answer-lost").await;
+    let me = sign_in(&state, &user).await;
+    let other = sign_in(&state, &user).await;
+    let lost = shared::testing::Interleave::lose_answer("TransactWriteItems");
+    let interleaved = shared::testing::interleaved_state(lost.clone()).await;
+
+    let (status, _, body) =
+        parts(end(&interleaved, &me.bearer, &other.session.id.to_string()).await);
+
+    assert!(lost.ran(), "the answer was lost");
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(
+        auth_status(&state, &other.bearer).await,
+        StatusCode::UNAUTHORIZED
+    );
+}

@@ -4,10 +4,9 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, DeleteRequest, KeysAndAttributes, TransactWriteItem,
+    AttributeValue, ConditionCheck, Delete, DeleteRequest, KeysAndAttributes, TransactWriteItem,
     WriteRequest,
 };
 
@@ -177,6 +176,10 @@ impl UserStore {
 
     /// Ends a session if it is one of the user's live sessions at `now` (epoch seconds), with one
     /// conditional delete. `false` if it was not.
+    ///
+    /// The delete goes as a one-item transaction: its request token makes the SDK's retry of a
+    /// delete whose answer was lost get the first answer (ended), where a plain conditional
+    /// delete would find nothing and report the session as not found.
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
     pub async fn end_live_session(
         &self,
@@ -184,21 +187,26 @@ impl UserStore {
         session_id: &SessionId,
         now: u64,
     ) -> Result<bool, ApiError> {
-        let result = self
-            .client
-            .delete_item()
+        let delete = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(item::session_key(user_id, session_id)))
             .condition_expression("attribute_exists(#pk) AND #expires > :now")
             .expression_attribute_names("#pk", item::PARTITION_KEY)
             .expression_attribute_names("#expires", item::TTL_ATTRIBUTE)
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-            .send()
+            .build()
+            .map_err(ApiError::internal)?;
+        let ended = self
+            .transact(vec![Guarded::new(
+                TransactWriteItem::builder().delete(delete).build(),
+                || ApiError::SessionNotFound,
+            )])
             .await;
-        conditional(
-            result,
-            DeleteItemError::is_conditional_check_failed_exception,
-        )
+        match ended {
+            Ok(()) => Ok(true),
+            Err(ApiError::SessionNotFound) => Ok(false),
+            Err(error) => Err(error),
+        }
     }
 
     /// Every session of the user that is live at `now`, newest first: one strongly consistent
