@@ -68,6 +68,21 @@ impl Change {
 }
 
 impl UserStore {
+    /// The transaction item that applies `change` to `user`'s item if its version is still the
+    /// one read.
+    fn versioned_update(&self, user: &User, change: Change) -> Result<TransactWriteItem, ApiError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(item::user_key(&user.id)))
+            .update_expression(change.update_expression())
+            .condition_expression("#version = :read")
+            .set_expression_attribute_names(Some(change.names.into_iter().collect()))
+            .set_expression_attribute_values(Some(change.values.into_iter().collect()))
+            .build()
+            .map_err(ApiError::internal)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
     /// Stores a new hash of the **same** password for `user` (an argon2 upgrade at sign-in: the
     /// sessions stay), if its version is still the one read. `Some(new version)`, or `None` when
     /// the account changed meanwhile. A new password is [`UserStore::change_password`].
@@ -105,15 +120,7 @@ impl UserStore {
         let change = Change::new(user)
             .set("hash", item::PASSWORD_HASH, s(hash.as_str()))
             .set("credentials", item::CREDENTIALS, n(changed.credentials));
-        let user_update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(item::user_key(&user.id)))
-            .update_expression(change.update_expression())
-            .condition_expression("#version = :read")
-            .set_expression_attribute_names(Some(change.names.into_iter().collect()))
-            .set_expression_attribute_values(Some(change.values.into_iter().collect()))
-            .build()
-            .map_err(ApiError::internal)?;
+        let user_update = self.versioned_update(user, change)?;
         let session_update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(item::session_key(&keep.user_id, &keep.id)))
@@ -125,10 +132,7 @@ impl UserStore {
             .build()
             .map_err(ApiError::internal)?;
         self.transact(vec![
-            Guarded::new(
-                TransactWriteItem::builder().update(user_update).build(),
-                || ApiError::PreconditionFailed,
-            ),
+            Guarded::new(user_update, || ApiError::PreconditionFailed),
             Guarded::new(
                 TransactWriteItem::builder().update(session_update).build(),
                 || ApiError::InvalidToken,
@@ -173,15 +177,7 @@ impl UserStore {
         change = change.set("email", item::EMAIL, s(email.as_str()));
         updated.email = email.clone();
 
-        let user_update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(item::user_key(&user.id)))
-            .update_expression(change.update_expression())
-            .condition_expression("#version = :read")
-            .set_expression_attribute_names(Some(change.names.into_iter().collect()))
-            .set_expression_attribute_values(Some(change.values.into_iter().collect()))
-            .build()
-            .map_err(ApiError::internal)?;
+        let user_update = self.versioned_update(user, change)?;
         // The first item whose condition failed names the answer: a taken address before a
         // changed account.
         self.transact(vec![
@@ -191,10 +187,7 @@ impl UserStore {
             Guarded::new(self.delete_own_claim(user)?, || {
                 ApiError::PreconditionFailed
             }),
-            Guarded::new(
-                TransactWriteItem::builder().update(user_update).build(),
-                || ApiError::PreconditionFailed,
-            ),
+            Guarded::new(user_update, || ApiError::PreconditionFailed),
         ])
         .await?;
         Ok(updated)
