@@ -1,6 +1,10 @@
-//! Forced interleavings: a hook that runs, once, just before a handler's first call of a given
-//! DynamoDB operation, so that "another request wrote in between" happens every time, not when
-//! a race happens to fall that way.
+//! Forced interleavings and partial failures, injected between a handler and the local
+//! DynamoDB: at a handler's first call of a given operation (optionally only one touching a given
+//! key prefix), run another request first, fail the call, lose the answer of a call that
+//! committed, or answer batch reads unprocessed. So "another request wrote in between" or "the
+//! answer was lost after the write" happens every time, not when a race happens to fall that way.
+//! One tool for every case, installed as an SDK interceptor by
+//! [`super::interleaved_state`].
 
 use std::sync::{Arc, Mutex};
 
@@ -26,7 +30,7 @@ enum Step {
     Unprocess(usize),
 }
 
-/// Runs its hook before the first call it matches (made by a handler or not), then never again.
+/// Acts at the first call it matches (made by a handler or not), then never again.
 #[derive(Clone)]
 pub struct Interleave {
     operation: &'static str,
