@@ -131,3 +131,45 @@ async fn a_missing_or_expired_token_is_refused_with_its_challenge() {
     })
     .await;
 }
+
+/// A session started on a password since changed is over, even when the sweep that should have
+/// removed its item failed (injected): it is not listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_of_an_old_password_are_not_listed_even_if_their_items_remain() {
+    let state = state().await;
+    let user = new_user(&state, "list-old-password").await;
+    let me = sign_in(&state, &user).await;
+    let other = sign_in(&state, &user).await;
+    let sweep_fails = shared::testing::Interleave::fail("Query");
+    let interleaved = shared::testing::interleaved_state(sweep_fails.clone()).await;
+    let stored = state.users.find_by_email(&user.email).await.expect("read");
+    let stored = stored.expect("exists").user;
+    let password = state
+        .password_policy
+        .parse("a brand new passphrase", None)
+        .expect("valid");
+    let hash = state.passwords.hash(password).await.expect("hashed");
+    interleaved
+        .users
+        .change_password(&stored, &hash, &me.session)
+        .await
+        .expect("changed");
+    assert!(sweep_fails.ran(), "the sweep failed");
+    let remaining = state
+        .users
+        .get_session(&user.id, &other.session.id)
+        .await
+        .expect("read");
+    assert!(remaining.is_some(), "the other session's item remains");
+
+    let (status, body) = list(&state, &me.bearer).await;
+
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let ids: Vec<&str> = body["sessions"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|s| s["id"].as_str())
+        .collect();
+    assert_eq!(ids, [me.session.id.to_string()]);
+}
