@@ -17,7 +17,7 @@ DDB_PORT ?= 8000
 ARM_TARGET := aarch64-unknown-linux-gnu
 CARGO_DENY_VERSION := 0.20.2
 
-.PHONY: help venv dev stop test fuzz-api lint audit fmt docs route build deploy bench clean
+.PHONY: help venv dev stop mail test fuzz-api lint audit fmt docs route build deploy bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}' \
@@ -40,6 +40,9 @@ dev: venv ## Run the API on 127.0.0.1:$(PORT), DynamoDB on $(DDB_PORT), the Open
 stop: ## Stop a make dev running in the background on $(PORT) (exits 0)
 	@if [ -f .local/dev-$(PORT).pid ]; then kill -TERM "$$(cat .local/dev-$(PORT).pid)"; \
 	  else echo "no make dev is running on port $(PORT)" >&2; exit 1; fi
+
+mail: venv ## Show the mail the local SES has sent (make dev on $(DDB_PORT)); TO=<address> for one recipient
+	$(VENV)/bin/python dev/mail.py --endpoint http://127.0.0.1:$(DDB_PORT) $(if $(TO),--to "$(TO)")
 
 test: venv ## Run every test: unit, handler, concurrency, end-to-end, contract (schemathesis), template
 	dev/run-tests.sh

@@ -380,7 +380,14 @@ def main() -> None:
         "RUST_LOG": "warn",
         "TABLE_NAME": args.table,
         "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{proxy.server_address[1]}",
+        # The mail queue beside the table, at the local endpoint itself (not through the timing
+        # proxy): a queued message is part of the function's own time, as SQS is in AWS.
+        "AWS_ENDPOINT_URL_SQS": args.ddb,
+        "AWS_ENDPOINT_URL_SESV2": args.ddb,
+        "MAIL_QUEUE_URL": f"{args.ddb}/123456789012/{args.table}-mail",
     }
+    with contextlib.redirect_stdout(io.StringIO()):
+        local_table.create_mail(args.ddb, args.table, base_env["MAIL_FROM"])
     if args.secret_init:
         secret_init(args, base_env)
         return

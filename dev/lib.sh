@@ -88,17 +88,37 @@ start_docs() {
 # start_api PORT DDB_PORT TABLE [LOG [EXTRA ARGS...]]: cargo lambda watch on 127.0.0.1:PORT with
 # the template's routes (from Cargo.toml), the local env file, and the given DynamoDB port and
 # table; EXTRA ARGS (e.g. more --env-var) go to cargo lambda watch.
+# mail_queue_url DDB_PORT TABLE: the local mail queue create_table makes beside TABLE.
+mail_queue_url() {
+  echo "http://127.0.0.1:$1/123456789012/$2-mail"
+}
+
+# start_api PORT DDB_PORT TABLE [LOG] [cargo lambda watch options]: the functions on PORT, with
+# DynamoDB, SQS and SES at the local endpoint on DDB_PORT.
 start_api() {
   local port=$1 ddb_port=$2 table=$3 log=${4:-}
   shift $(( $# < 4 ? $# : 4 ))
+  local aws="http://127.0.0.1:$ddb_port"
   local cmd=(cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port"
     --concurrency 4 --disable-cors --env-file "$ROOT/dev/local.env"
-    --env-var "AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$ddb_port"
+    --env-var "AWS_ENDPOINT_URL_DYNAMODB=$aws" --env-var "AWS_ENDPOINT_URL_SQS=$aws"
+    --env-var "AWS_ENDPOINT_URL_SESV2=$aws"
+    --env-var "MAIL_QUEUE_URL=$(mail_queue_url "$ddb_port" "$table")"
     --env-var "TABLE_NAME=$table" "$@")
   if [ -n "$log" ]; then
     PATH="$VENV/bin:$PATH" setsid "${cmd[@]}" >"$log" 2>&1 &
   else
     PATH="$VENV/bin:$PATH" setsid "${cmd[@]}" &
   fi
+  STARTED_PIDS+=("$!")
+}
+
+# start_mail_poller API_PORT DDB_PORT TABLE LOG: delivers the mail queue to the mailer (through
+# the emulator on API_PORT) as Lambda's event source mapping would; see dev/mail_poller.py.
+start_mail_poller() {
+  local api_port=$1 ddb_port=$2 table=$3 log=$4
+  setsid "$PY" -u "$ROOT/dev/mail_poller.py" --endpoint "http://127.0.0.1:$ddb_port" \
+    --queue-url "$(mail_queue_url "$ddb_port" "$table")" \
+    --invoke "http://127.0.0.1:$api_port/2015-03-31/functions/mailer/invocations" >"$log" 2>&1 &
   STARTED_PIDS+=("$!")
 }

@@ -1,11 +1,16 @@
-"""Creates the users table on a local DynamoDB endpoint, exactly as template.yaml declares it.
+"""Creates the users table on a local DynamoDB endpoint, exactly as template.yaml declares it, and
+beside it (same endpoint) the mail queue with its dead-letter queue and the verified SES sender.
 
     python dev/local_table.py --endpoint http://127.0.0.1:8000 --table accounts-local
+
+The mail queue is `<table>-mail` (`dev/lib.sh` gives the functions its URL), its dead-letter
+queue `<table>-mail-dlq`, with the template's redrive policy.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 import boto3
@@ -13,10 +18,10 @@ import boto3
 import cfn
 
 
-def client(endpoint: str):
-    """A DynamoDB client for the local server (dummy credentials, the region of dev/local.env)."""
+def client(endpoint: str, service: str = "dynamodb"):
+    """A client for the local server (dummy credentials, the region of dev/local.env)."""
     return boto3.client(
-        "dynamodb",
+        service,
         endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id="local",
@@ -40,12 +45,33 @@ def create(endpoint: str, table: str) -> None:
     print(f"created table {table} at {endpoint}")
 
 
+def create_mail(endpoint: str, table: str, sender: str) -> None:
+    """The mail queue, its dead-letter queue (the template's redrive policy) and the sender."""
+    sqs = client(endpoint, "sqs")
+    queue = cfn.load_template()["Resources"]["MailQueue"]["Properties"]
+    dlq = sqs.create_queue(QueueName=f"{table}-mail-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": queue["RedrivePolicy"]["maxReceiveCount"]}
+    url = sqs.create_queue(
+        QueueName=f"{table}-mail",
+        Attributes={
+            "VisibilityTimeout": str(queue["VisibilityTimeout"]),
+            "RedrivePolicy": json.dumps(redrive),
+        },
+    )["QueueUrl"]
+    ses = client(endpoint, "sesv2")
+    ses.create_email_identity(EmailIdentity=sender)
+    print(f"created queue {url} (dead letters: {dlq}) and SES sender {sender}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--table", required=True)
+    parser.add_argument("--sender", default="no-reply@example.com", help="MAIL_FROM")
     args = parser.parse_args()
     create(args.endpoint, args.table)
+    create_mail(args.endpoint, args.table, args.sender)
     return 0
 
 

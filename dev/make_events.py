@@ -375,6 +375,31 @@ def special_events() -> dict[str, dict]:
             "change-password/shape-missing-fields": bearer_json("PUT", "/password", {}),
             # DELETE /profile
             "delete-account/shape-missing-password": bearer_json("DELETE", "/profile", {}),
+            # POST /email/confirm and POST /password/reset: the typed-code form, a token that is
+            # no token, and bodies with both forms or neither
+            "confirm-email/code": post(
+                "/email/confirm", {"email": "ada@example.com", "code": "4021 5893"}
+            ),
+            "confirm-email/not-a-token": post("/email/confirm", {"token": "not-a-token"}),
+            "confirm-email/shape-both-forms": post(
+                "/email/confirm",
+                {"token": "AQ0NfD9OWxpPfppDKp8NHGuOE2g1yR2lqdcO0Y0gxv8xKQ", "code": "40215893"},
+            ),
+            "confirm-email/shape-email-without-code": post(
+                "/email/confirm", {"email": "ada@example.com"}
+            ),
+            "reset-password/code": post(
+                "/password/reset",
+                {"email": "ada@example.com", "code": "40215893", "new_password": "a brand new passphrase"},
+            ),
+            "reset-password/shape-missing-password": post(
+                "/password/reset", {"token": "Ag0NfD9OWxpPfppDKp8NHGuOE2g1yR2lqdcO0Y0gxv8xKQ"}
+            ),
+            "reset-password/common-new-password": post(
+                "/password/reset",
+                {"token": "Ag0NfD9OWxpPfppDKp8NHGuOE2g1yR2lqdcO0Y0gxv8xKQ", "new_password": "Password1"},
+            ),
+            "forgot-password/shape-invalid-email": post("/password/forgot", {"email": "not an address"}),
             # DELETE /sessions
         }
     )

@@ -1,4 +1,5 @@
-"""Runs moto's DynamoDB-compatible server on loopback, one request at a time.
+"""Runs moto's server on loopback: DynamoDB one request at a time, and SQS and SES v2 (the mail
+queue and the sender) beside it.
 
 Two things keep moto faithful to DynamoDB here:
 
@@ -43,6 +44,14 @@ def serialised(app: Wsgi) -> Wsgi:
     answered: dict[str, tuple[float, str, str, list[tuple[str, str]], bytes]] = {}
 
     def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == SENT_MAIL_PATH:
+            return sent_mail(start_response)
+        if environ.get("PATH_INFO") == SEND_EMAIL_PATH and environ.get("REQUEST_METHOD") == "POST":
+            return recording_mail(app, environ, start_response)
+        # Only DynamoDB needs the lock (its transaction snapshots); SQS and SES answer
+        # concurrently. (moto's own /moto-api/data.json dumps every backend, DynamoDB included.)
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            return app(environ, start_response)
         with lock:
             token, digest = None, ""
             if environ.get("HTTP_X_AMZ_TARGET", "").endswith(".TransactWriteItems"):
@@ -81,6 +90,47 @@ def serialised(app: Wsgi) -> Wsgi:
             return chunks
 
     return handle
+
+
+# What SES "sent", kept here as well as in moto's state: reading it back from
+# /moto-api/data.json means a dump of every backend (the whole table included) on each read.
+SEND_EMAIL_PATH = "/v2/email/outbound-emails"
+SENT_MAIL_PATH = "/local/sent-mail.json"
+SENT: list[dict[str, Any]] = []
+SENT_LOCK = threading.Lock()
+
+
+def recording_mail(app: Wsgi, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """Passes an SES v2 SendEmail to moto and, when moto accepts it, records the message."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(body)
+    captured: dict[str, str] = {}
+
+    def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        captured["status"] = status
+        return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+    chunks = list(app(environ, capture))
+    if captured.get("status", "").startswith("200"):
+        request = json.loads(body or b"{}")
+        simple = request.get("Content", {}).get("Simple", {})
+        destination = request.get("Destination", {})
+        with SENT_LOCK:
+            SENT.append({
+                "to": [a for key in ("ToAddresses", "CcAddresses", "BccAddresses") for a in destination.get(key, [])],
+                "from": request.get("FromEmailAddress", ""),
+                "subject": simple.get("Subject", {}).get("Data", ""),
+                "body": simple.get("Body", {}).get("Text", {}).get("Data", ""),
+            })
+    return chunks
+
+
+def sent_mail(start_response: Callable[..., Any]) -> Iterable[bytes]:
+    with SENT_LOCK:
+        answer = json.dumps(SENT).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(answer)))])
+    return [answer]
 
 
 def main() -> None:

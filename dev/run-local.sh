@@ -25,7 +25,7 @@ stop_dev() {
 trap stop_dev EXIT
 trap 'exit 0' INT TERM
 
-echo "==> local DynamoDB (moto) on 127.0.0.1:$DDB_PORT"
+echo "==> local DynamoDB, SQS and SES (moto) on 127.0.0.1:$DDB_PORT"
 start_dynamodb "$DDB_PORT"
 create_table "$DDB_PORT" "$TABLE"
 
@@ -38,6 +38,9 @@ start_docs "$DOCS_PORT"
 echo "==> API (cargo lambda watch) on 127.0.0.1:$PORT"
 start_api "$PORT" "$DDB_PORT" "$TABLE"
 wait_for_http "http://127.0.0.1:$PORT/profile" 300
+
+echo "==> mail: the queue delivered to the mailer (dev/mail_poller.py, log in .local/mail-$PORT.log)"
+start_mail_poller "$PORT" "$DDB_PORT" "$TABLE" "$STATE_DIR/mail-$PORT.log"
 if ! all_alive; then
   echo "error: the local DynamoDB, the document server or the API stopped while starting; see .local/dynamodb-$DDB_PORT.log and the output above" >&2
   exit 1
@@ -48,6 +51,7 @@ cat <<MSG
   Accounts API running at http://127.0.0.1:$PORT  (Ctrl-C, or make stop PORT=$PORT, stops everything)
   OpenAPI document:       http://127.0.0.1:$DOCS_PORT/openapi.yaml  (docs/openapi.yaml)
   Requests to click:      docs/requests.http  (VS Code REST Client, JetBrains HTTP Client)
+  Mail sent (local SES):  make mail DDB_PORT=$DDB_PORT  (or http://127.0.0.1:$DDB_PORT/local/sent-mail.json)
 
   curl -i -X POST http://127.0.0.1:$PORT/register -H 'content-type: application/json' \\
        -d '{"email": "ada@example.com", "password": "correct horse battery staple", "name": "Ada"}'

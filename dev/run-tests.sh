@@ -11,7 +11,7 @@ cargo test --workspace --no-run
 
 DDB_PORT=$(free_port)
 TABLE="accounts-test-$(date +%s)"
-echo "==> local DynamoDB (moto) on 127.0.0.1:$DDB_PORT, table $TABLE"
+echo "==> local DynamoDB, SQS and SES (moto) on 127.0.0.1:$DDB_PORT, table $TABLE"
 start_dynamodb "$DDB_PORT"
 create_table "$DDB_PORT" "$TABLE"
 
@@ -23,6 +23,7 @@ E2E_THROTTLE_BASE_DELAY_SECONDS=30
 start_api "$API_PORT" "$DDB_PORT" "$TABLE" "$STATE_DIR/api-test.log" \
   --env-var "LOGIN_THROTTLE_BASE_DELAY_SECONDS=$E2E_THROTTLE_BASE_DELAY_SECONDS"
 wait_for_http "http://127.0.0.1:$API_PORT/profile" 300
+start_mail_poller "$API_PORT" "$DDB_PORT" "$TABLE" "$STATE_DIR/mail-test.log"
 
 echo "==> cargo test (unit, store, handler, concurrency, end-to-end)"
 set -a
@@ -30,6 +31,8 @@ set -a
 source dev/local.env
 set +a
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DDB_PORT" TABLE_NAME="$TABLE"
+export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$DDB_PORT" AWS_ENDPOINT_URL_SESV2="http://127.0.0.1:$DDB_PORT"
+export MAIL_QUEUE_URL="$(mail_queue_url "$DDB_PORT" "$TABLE")"
 export E2E_BASE_URL="http://127.0.0.1:$API_PORT" E2E_THROTTLE_BASE_DELAY_SECONDS
 # The handler tests record what each route's handler did (DynamoDB calls, argon2, answers, log
 # lines) here; dev/tests/test_records.py holds the template and the logs to them.

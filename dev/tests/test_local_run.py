@@ -4,6 +4,7 @@ that moves it, and exits non-zero, touching nothing of the instance that has it;
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import socket
@@ -12,6 +13,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
+
+import mail
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -106,6 +110,31 @@ def test_make_dev_serves_the_api_and_its_contract_and_make_stop_ends_it_with_0()
         status, document = status_of(f"http://127.0.0.1:{docs_port}/openapi.yaml")
         assert status == 200 and document.startswith(b"openapi: 3.1"), status
         assert status_of(f"http://127.0.0.1:{port}/profile")[0] == 401
+
+        # Mail: a registration's verification reaches the local SES through the queue, the
+        # poller and the mailer, and `make mail` shows it.
+        endpoint = f"http://127.0.0.1:{ddb_port}"
+        delays = []
+        for _ in range(5):  # the first reaches a cold mailer; the others a warm one
+            email = f"dev-mail-{uuid.uuid4().hex}@example.com"
+            body = json.dumps({"email": email, "password": "correct horse battery staple"}).encode()
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/register", data=body,
+                                             headers={"content-type": "application/json"})  # fmt: skip
+            started = time.monotonic()
+            with urllib.request.urlopen(request, timeout=60) as response:
+                assert response.status == 201
+            while not [m for m in mail.sent(endpoint) if email in m["to"]]:
+                assert time.monotonic() - started < 30, "no verification mail within 30 s"
+                time.sleep(0.02)
+            delays.append(time.monotonic() - started)
+        (ROOT / "target").mkdir(exist_ok=True)
+        (ROOT / "target" / "mail-delay-make-dev.txt").write_text(" ".join(f"{d:.3f}" for d in delays) + "\n")
+        assert max(delays) < 10, f"request to mail took {delays} s"
+        shown = subprocess.run(["make", "--no-print-directory", "mail", f"DDB_PORT={ddb_port}", f"TO={email}"],
+                               cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert shown.returncode == 0, shown.stderr
+        assert "Subject: Confirm your email address for Accounts" in shown.stdout, shown.stdout
+        assert "http://localhost:3000/verify#token=" in shown.stdout, shown.stdout
 
         stop = subprocess.run(["make", "--no-print-directory", "stop", f"PORT={port}"], cwd=ROOT,
                               capture_output=True, text=True, timeout=60)  # fmt: skip

@@ -97,8 +97,8 @@ def resolve(node: dict) -> dict:
 
 def test_every_error_response_is_the_envelope_with_codes_of_its_status():
     statuses = {
-        "bad_request": 400, "malformed_json": 400, "validation_failed": 400,
-        "invalid_credentials": 401, "invalid_grant": 401, "missing_token": 401,
+        "bad_request": 400, "malformed_json": 400, "validation_failed": 400, "invalid_code": 400,
+        "email_not_verified": 403, "invalid_credentials": 401, "invalid_grant": 401, "missing_token": 401,
         "invalid_token": 401, "session_not_found": 404, "email_taken": 409,
         "precondition_failed": 412, "payload_too_large": 413, "unsupported_media_type": 415,
         "too_many_attempts": 429, "internal_error": 500, "service_unavailable": 503,

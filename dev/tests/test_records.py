@@ -11,7 +11,9 @@ a route, a fence or a hashing function: a new route is covered by its own handle
 from __future__ import annotations
 
 import json
+import os
 import re
+import urllib.request
 from collections import defaultdict
 
 import pytest
@@ -33,6 +35,7 @@ def _records():
     if not files:
         pytest.fail(f"no records in {RECORDS}: `make test` runs the handler tests first")
     dynamodb: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    services: dict[str, set[str]] = defaultdict(set)  # route -> {"sqs:SendMessage", ...}
     responses: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for file in files:
         for line in file.read_text().splitlines():
@@ -40,55 +43,71 @@ def _records():
             if kind == "dynamodb":
                 action, prefix = rest
                 dynamodb[route][action].add(prefix)
-            elif kind == "response" and rest[0] != "-":
-                responses[route].append((int(rest[0]), int(rest[1])))
-    return dynamodb, responses
+            elif kind in ("sqs", "ses"):
+                services[route].add(f"{kind}:{rest[0]}")
+            elif kind == "response":
+                responses[route].append((rest[0], int(rest[1])))
+    return dynamodb, services, responses
 
 
-DYNAMODB, RESPONSES = _records() if RECORDS.is_dir() else ({}, {})
+DYNAMODB, SERVICES, RESPONSES = _records() if RECORDS.is_dir() else ({}, {}, {})
 
 
-def _binary_routes():
-    for method, path, binary in sorted(ROUTES):
-        (function,) = [
-            f for f in FUNCTIONS.values() if f["Metadata"]["BuildProperties"]["Binary"] == binary
-        ]
-        yield f"{method} {path}", binary, function
+def _functions():
+    """(route key, binary, function) for every function: "METHOD path" for an HTTP route, the
+    binary's name for a function no HTTP request calls (its `invocation` span's route)."""
+    for binary, function in sorted(
+        (f["Metadata"]["BuildProperties"]["Binary"], f) for f in FUNCTIONS.values()
+    ):
+        routes = [f"{m} {p}" for m, p, b in sorted(ROUTES) if b == binary]
+        yield (routes[0] if routes else binary), binary, function
 
 
 def _as_list(value):
     return value if isinstance(value, list) else [value]
 
 
-def _dynamodb_statements(function):
-    """(actions without the dynamodb: prefix, fenced key prefixes or None) per statement."""
+def _statements(function):
+    """(policy name, statement) of the function's role."""
     role = TEMPLATE["Resources"][function["Properties"]["Role"]["Fn::GetAtt"][0]]
     for policy in role["Properties"].get("Policies", []):
         for statement in policy["PolicyDocument"]["Statement"]:
-            actions = _as_list(statement["Action"])
             assert statement["Effect"] == "Allow"
-            assert all(a.startswith("dynamodb:") and "*" not in a for a in actions)
-            assert statement["Resource"] == {"Fn::GetAtt": ["UsersTable", "Arn"]}
-            fence = None
-            if "Condition" in statement:
-                (operator, keys), = statement["Condition"].items()
-                assert operator == "ForAllValues:StringLike"
-                assert set(keys) == {"dynamodb:LeadingKeys"}
-                fence = {p.removesuffix("#*") for p in keys["dynamodb:LeadingKeys"]}
-                assert all(p.endswith("#*") for p in keys["dynamodb:LeadingKeys"])
-            yield {a.removeprefix("dynamodb:") for a in actions}, fence
+            yield policy["PolicyName"], statement
 
 
-ROUTE_IDS = [binary for _, binary, _ in _binary_routes()]
+def _dynamodb_statements(function):
+    """(actions without the dynamodb: prefix, fenced key prefixes or None) per statement."""
+    for name, statement in _statements(function):
+        actions = _as_list(statement["Action"])
+        if name != "dynamodb":
+            assert not any(a.startswith("dynamodb:") for a in actions), name
+            continue
+        assert all(a.startswith("dynamodb:") and "*" not in a for a in actions)
+        assert statement["Resource"] == {"Fn::GetAtt": ["UsersTable", "Arn"]}
+        fence = None
+        if "Condition" in statement:
+            (operator, keys), = statement["Condition"].items()
+            assert operator == "ForAllValues:StringLike"
+            assert set(keys) == {"dynamodb:LeadingKeys"}
+            fence = {p.removesuffix("#*") for p in keys["dynamodb:LeadingKeys"]}
+            assert all(p.endswith("#*") for p in keys["dynamodb:LeadingKeys"])
+        yield {a.removeprefix("dynamodb:") for a in actions}, fence
 
 
-@pytest.mark.parametrize("route,binary,function", list(_binary_routes()), ids=ROUTE_IDS)
-def test_handler_tests_served_the_route_and_saw_it_succeed(route, binary, function):
+ALL = list(_functions())
+IDS = [binary for _, binary, _ in ALL]
+HTTP = [f for f in ALL if " " in f[0]]
+
+
+@pytest.mark.parametrize("route,binary,function", ALL, ids=IDS)
+def test_handler_tests_served_the_function_and_saw_it_succeed(route, binary, function):
     assert RESPONSES.get(route), f"no handler test of functions/{binary} served {route}"
-    assert any(200 <= status < 300 for status, _ in RESPONSES[route]), route
+    if route in {f[0] for f in HTTP}:
+        assert any(s != "-" and 200 <= int(s) < 300 for s, _ in RESPONSES[route]), route
 
 
-@pytest.mark.parametrize("route,binary,function", list(_binary_routes()), ids=ROUTE_IDS)
+@pytest.mark.parametrize("route,binary,function", ALL, ids=IDS)
 def test_each_role_grants_exactly_the_dynamodb_actions_its_function_issues(route, binary, function):
     """Least privilege, proven from recorded calls: nothing missing, nothing extra (a route that
     never calls DynamoDB gets no DynamoDB statement at all)."""
@@ -98,7 +117,7 @@ def test_each_role_grants_exactly_the_dynamodb_actions_its_function_issues(route
     assert granted == set(DYNAMODB.get(route, {})), binary
 
 
-@pytest.mark.parametrize("route,binary,function", list(_binary_routes()), ids=ROUTE_IDS)
+@pytest.mark.parametrize("route,binary,function", ALL, ids=IDS)
 def test_each_action_is_fenced_to_exactly_the_key_prefixes_it_touched(route, binary, function):
     """dynamodb:LeadingKeys, proven in both directions for every action: its fence names every
     partition-key prefix the handler touched with it (or IAM would refuse the call) and no other
@@ -116,12 +135,47 @@ def test_each_action_is_fenced_to_exactly_the_key_prefixes_it_touched(route, bin
             assert f'format!("{prefix}#' in item_rs, f"{prefix}# is not a key prefix of item.rs"
 
 
-@pytest.mark.parametrize("route,binary,function", list(_binary_routes()), ids=ROUTE_IDS)
+# What each other service's call needs, on what: the queue for SendMessage, the sender's
+# identity (only from MAIL_FROM) for SendEmail.
+SERVICE_GRANTS = {
+    "sqs:SendMessage": {"Fn::GetAtt": ["MailQueue", "Arn"]},
+    "ses:SendEmail": {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"},
+}
+# What Lambda's SQS event source mapping needs of the function's role (not the code's calls).
+EVENT_SOURCE_ACTIONS = {
+    "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes",
+}
+
+
+@pytest.mark.parametrize("route,binary,function", ALL, ids=IDS)
+def test_each_role_grants_exactly_the_queue_and_mail_calls_its_function_makes(route, binary, function):
+    """sqs:SendMessage on the mail queue for the functions whose handlers queued mail, and only
+    them; ses:SendEmail, only from the configured sender, for the one that sent; the consumer's
+    actions for a function with an SQS event, on that queue."""
+    granted = set()
+    for name, statement in _statements(function):
+        if name == "dynamodb":
+            continue
+        actions = set(_as_list(statement["Action"]))
+        if actions == EVENT_SOURCE_ACTIONS:
+            events = function["Properties"].get("Events", {}).values()
+            queues = [e["Properties"]["Queue"] for e in events if e["Type"] == "SQS"]
+            assert queues == [statement["Resource"]], binary
+            continue
+        for action in actions:
+            assert statement["Resource"] == SERVICE_GRANTS[action], (binary, action)
+            if action == "ses:SendEmail":
+                assert statement["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "MailFrom"}}}
+        granted |= actions
+    assert granted == SERVICES.get(route, set()), binary
+
+
+@pytest.mark.parametrize("route,binary,function", HTTP, ids=[f[1] for f in HTTP])
 def test_routes_whose_every_success_hashes_get_a_full_vcpu_and_no_other(route, binary, function):
     """Memory buys CPU on Lambda; argon2id is CPU-bound. A route that hashes or verifies on every
     success gets 1769 MB (one vCPU); one that does so rarely (an email change) or never keeps
     the default."""
-    successes = [hashes for status, hashes in RESPONSES[route] if 200 <= status < 300]
+    successes = [hashes for status, hashes in RESPONSES[route] if status != "-" and 200 <= int(status) < 300]
     every_success_hashes = bool(successes) and all(hashes > 0 for hashes in successes)
     default = TEMPLATE["Globals"]["Function"]["MemorySize"]
     memory = function["Properties"].get("MemorySize", default)
@@ -138,6 +192,10 @@ SECRET_SHAPES = {
     # A header logged as a field, or a credential after its scheme.
     "an authorization header": re.compile(r'(?i)"authorization"\s*:|\b(?:bearer|basic)\s+[\w+/=.-]{8,}'),
     "a session seed": re.compile(r'"seed"'),
+    # Mailed links and codes, and their stored hashes: never logged, by field or in a link.
+    "a mailed link": re.compile(r"#token=[\w-]{8,}"),
+    "a token field": re.compile(r'"(?:token|token_mac|code_mac|new_password)"\s*:'),
+    "an emailed code field": re.compile(r'"code"\s*:\s*"[\d -]{8,}"'),
 }
 
 
@@ -166,10 +224,28 @@ def _fixed_secrets() -> dict[str, str]:
     return secrets
 
 
+def _mailed_secrets() -> dict[str, str]:
+    """Every token and code the local SES sent during this `make test` (the mailer's handler
+    tests and the end-to-end flows), read from what dev/moto_server.py kept of it."""
+    endpoint = os.environ.get("LOCAL_DYNAMODB_ENDPOINT")
+    if not endpoint:
+        return {}
+    with urllib.request.urlopen(f"{endpoint}/local/sent-mail.json", timeout=30) as response:
+        sent = json.load(response)
+    secrets = {}
+    for message in sent:
+        for token in re.findall(r"#token=([\w-]+)", message["body"]):
+            secrets[token] = f"a mailed token (to {message['to']})"
+        for code in re.findall(r"^\s+(\d{8})$", message["body"], re.M):
+            secrets[code] = f"a mailed code (to {message['to']})"
+    return secrets
+
+
 def _logs():
     files = sorted(RECORDS.glob("*.log"))
-    api_log = ROOT / ".local" / "api-test.log"  # the local API's functions under make test
-    return files + ([api_log] if api_log.is_file() else [])
+    # The local API's functions (the mailer too) and the mail poller under make test.
+    local = [ROOT / ".local" / "api-test.log", ROOT / ".local" / "mail-test.log"]
+    return files + [log for log in local if log.is_file()]
 
 
 def test_the_logs_were_recorded_for_every_route():
@@ -181,6 +257,13 @@ def test_the_logs_were_recorded_for_every_route():
                 completed[record.get("span", {}).get("route")] += 1
     for method, path, _ in ROUTES:
         assert completed[f"{method} {path}"] > 0, f"no log line of {method} {path} recorded"
+    invocations = 0
+    for file in sorted(RECORDS.glob("*.log")):
+        for line in file.read_text().splitlines():
+            record = json.loads(line)
+            if record.get("message") == "invocation completed":
+                invocations += record.get("span", {}).get("route") == "mailer"
+    assert invocations > 0, "no log line of the mailer recorded"
 
 
 def test_no_log_line_holds_a_secret():
@@ -189,6 +272,10 @@ def test_no_log_line_holds_a_secret():
     shape (tokens, hashes, headers) or by value (the test passwords, the development key)."""
     fixed = _fixed_secrets()
     assert len(fixed) >= 5, fixed
+    mailed = _mailed_secrets()
+    if os.environ.get("LOCAL_DYNAMODB_ENDPOINT"):
+        assert len(mailed) >= 10, "the mail flows sent almost nothing"
+    fixed |= mailed
     lines = 0
     for file in _logs():
         for number, line in enumerate(file.read_text(errors="replace").splitlines(), 1):

@@ -200,6 +200,76 @@ pub const LOGIN_THROTTLE_ADDRESS_LIMIT: Variable = number_variable(
     (5, 100),
     "consecutive failed logins for one email from all sources together before every attempt on it is slowed down (NIST SP 800-63B: at most 100)",
 );
+/// The SQS queue the functions put mail requests on.
+pub const MAIL_QUEUE_URL: Variable = Variable {
+    name: "MAIL_QUEUE_URL",
+    default: Unset::Required,
+    range: None,
+    doc: "URL of the SQS queue that requests put mail on (the mailer sends it)",
+};
+/// The web client's base URL: links in mail open its pages.
+pub const APP_BASE_URL: Variable = Variable {
+    name: "APP_BASE_URL",
+    default: Unset::Text("http://localhost:3000"),
+    range: None,
+    doc: "the web client's base URL (http or https): links in mail are `<APP_BASE_URL>/<verify|reset|confirm-email>#token=…`",
+};
+/// The sender of every message.
+pub const MAIL_FROM: Variable = Variable {
+    name: "MAIL_FROM",
+    default: Unset::Text("no-reply@example.com"),
+    range: None,
+    doc: "the sender of every message: an address of a verified SES identity (the mailer may send only from it)",
+};
+/// The product name mail speaks for.
+pub const PRODUCT_NAME: Variable = Variable {
+    name: "PRODUCT_NAME",
+    default: Unset::Text("Accounts"),
+    range: None,
+    doc: "the product name in mail subjects and bodies",
+};
+/// Whether an account must prove its address before it can sign in.
+pub const EMAIL_VERIFICATION_REQUIRED: Variable = Variable {
+    name: "EMAIL_VERIFICATION_REQUIRED",
+    default: Unset::Text("false"),
+    range: None,
+    doc: "`true`: register answers 202 alike for new and taken addresses and starts no session; login refuses unverified accounts (403 `email_not_verified`). `false`: register signs in at once",
+};
+/// Lifetime of an address verification code.
+pub const VERIFY_EMAIL_TTL_SECONDS: Variable = number_variable(
+    "VERIFY_EMAIL_TTL_SECONDS",
+    24 * 3600,
+    (300, 7 * 24 * 3600),
+    "lifetime of an address verification link and code, in seconds (24 h)",
+);
+/// Lifetime of a password reset code.
+pub const PASSWORD_RESET_TTL_SECONDS: Variable = number_variable(
+    "PASSWORD_RESET_TTL_SECONDS",
+    3600,
+    (300, 24 * 3600),
+    "lifetime of a password reset link and code, in seconds (1 h)",
+);
+/// Lifetime of an email change confirmation code.
+pub const EMAIL_CHANGE_TTL_SECONDS: Variable = number_variable(
+    "EMAIL_CHANGE_TTL_SECONDS",
+    3600,
+    (300, 24 * 3600),
+    "lifetime of an email change confirmation link and code, in seconds (1 h)",
+);
+/// Minimum seconds between two messages of one purpose to one address.
+pub const MAIL_MIN_INTERVAL_SECONDS: Variable = number_variable(
+    "MAIL_MIN_INTERVAL_SECONDS",
+    60,
+    (0, 3600),
+    "at most one message of each kind per address in this many seconds; requests over it answer as usual and send nothing",
+);
+/// Most messages to one address per hour.
+pub const MAIL_HOURLY_LIMIT: Variable = number_variable(
+    "MAIL_HOURLY_LIMIT",
+    5,
+    (1, 100),
+    "at most this many messages to one address per hour, all kinds together",
+);
 /// The log filter, read by [`crate::telemetry`].
 pub const RUST_LOG: Variable = Variable {
     name: "RUST_LOG",
@@ -228,6 +298,16 @@ pub const VARIABLES: &[Variable] = &[
     LOGIN_THROTTLE_BASE_DELAY_SECONDS,
     LOGIN_THROTTLE_MAX_DELAY_SECONDS,
     LOGIN_THROTTLE_ADDRESS_LIMIT,
+    MAIL_QUEUE_URL,
+    APP_BASE_URL,
+    MAIL_FROM,
+    PRODUCT_NAME,
+    EMAIL_VERIFICATION_REQUIRED,
+    VERIFY_EMAIL_TTL_SECONDS,
+    PASSWORD_RESET_TTL_SECONDS,
+    EMAIL_CHANGE_TTL_SECONDS,
+    MAIL_MIN_INTERVAL_SECONDS,
+    MAIL_HOURLY_LIMIT,
     RUST_LOG,
 ];
 
@@ -263,6 +343,30 @@ pub struct Config {
     pub sessions: SessionSettings,
     /// See [`ARGON2_MEMORY_KIB`] and its siblings.
     pub argon2: Argon2Settings,
+    /// See [`MAIL_QUEUE_URL`] and the variables after it.
+    pub mail: MailSettings,
+}
+
+/// Mail: where requests go, what links open, who sends, how often, and what needs a verified
+/// address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailSettings {
+    /// See [`MAIL_QUEUE_URL`].
+    pub queue_url: String,
+    /// See [`APP_BASE_URL`] (without a trailing `/`).
+    pub app_base_url: String,
+    /// See [`MAIL_FROM`].
+    pub from: String,
+    /// See [`PRODUCT_NAME`].
+    pub product_name: String,
+    /// See [`EMAIL_VERIFICATION_REQUIRED`].
+    pub verification_required: bool,
+    /// See [`VERIFY_EMAIL_TTL_SECONDS`] and its siblings.
+    pub lifetimes: crate::codes::CodeLifetimes,
+    /// See [`MAIL_MIN_INTERVAL_SECONDS`].
+    pub min_interval: Duration,
+    /// See [`MAIL_HOURLY_LIMIT`].
+    pub hourly_limit: u32,
 }
 
 /// Session lifetimes and the refresh-token reuse grace.
@@ -382,8 +486,43 @@ impl Config {
                 LOGIN_THROTTLE_ADDRESS_LIMIT,
             )?,
         };
+        let app_base_url = text(&get, APP_BASE_URL);
+        if !url::Url::parse(&app_base_url)
+            .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
+        {
+            return Err(ConfigError::Invalid {
+                name: APP_BASE_URL.name,
+                reason: "must be an http or https URL".to_owned(),
+            });
+        }
+        let verification_required = match text(&get, EMAIL_VERIFICATION_REQUIRED).as_str() {
+            "true" => true,
+            "false" => false,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    name: EMAIL_VERIFICATION_REQUIRED.name,
+                    reason: "must be `true` or `false`".to_owned(),
+                });
+            }
+        };
+        let table_name = get(TABLE_NAME).ok_or(ConfigError::Missing(TABLE_NAME.name))?;
+        let mail = MailSettings {
+            queue_url: get(MAIL_QUEUE_URL).ok_or(ConfigError::Missing(MAIL_QUEUE_URL.name))?,
+            app_base_url: app_base_url.trim_end_matches('/').to_owned(),
+            from: text(&get, MAIL_FROM),
+            product_name: text(&get, PRODUCT_NAME),
+            verification_required,
+            lifetimes: crate::codes::CodeLifetimes {
+                verify: seconds(VERIFY_EMAIL_TTL_SECONDS)?,
+                reset: seconds(PASSWORD_RESET_TTL_SECONDS)?,
+                change_email: seconds(EMAIL_CHANGE_TTL_SECONDS)?,
+            },
+            min_interval: seconds(MAIL_MIN_INTERVAL_SECONDS)?,
+            hourly_limit: narrow(number(MAIL_HOURLY_LIMIT)?, MAIL_HOURLY_LIMIT)?,
+        };
         Ok(Self {
-            table_name: get(TABLE_NAME).ok_or(ConfigError::Missing(TABLE_NAME.name))?,
+            mail,
+            table_name,
             signing_key,
             token_issuer: text(&get, TOKEN_ISSUER),
             token_audience: text(&get, TOKEN_AUDIENCE),
@@ -468,7 +607,11 @@ mod tests {
         Config::from_lookup(|name| vars.get(name).cloned())
     }
 
-    const MINIMAL: [(Variable, &str); 2] = [(TABLE_NAME, "users"), (TOKEN_SIGNING_KEY, "k")];
+    const MINIMAL: [(Variable, &str); 3] = [
+        (TABLE_NAME, "users"),
+        (TOKEN_SIGNING_KEY, "k"),
+        (MAIL_QUEUE_URL, "http://127.0.0.1:8000/000000000000/mail"),
+    ];
 
     #[test]
     fn defaults_apply_when_only_the_required_variables_are_set() {
@@ -527,6 +670,7 @@ mod tests {
         );
         let both = config(&[
             (TABLE_NAME, "t"),
+            (MAIL_QUEUE_URL, "q"),
             (TOKEN_SIGNING_KEY, "k"),
             (
                 TOKEN_SIGNING_KEY_SECRET_ARN,
@@ -534,7 +678,11 @@ mod tests {
             ),
         ]);
         assert!(both.is_err());
-        let arn = config(&[(TABLE_NAME, "t"), (TOKEN_SIGNING_KEY_SECRET_ARN, "arn:x")]);
+        let arn = config(&[
+            (TABLE_NAME, "t"),
+            (MAIL_QUEUE_URL, "q"),
+            (TOKEN_SIGNING_KEY_SECRET_ARN, "arn:x"),
+        ]);
         assert!(matches!(arn.expect("valid").signing_key, KeySource::SecretArn(a) if a == "arn:x"));
     }
 

@@ -34,6 +34,11 @@ pub enum ApiError {
     /// or invalid; `details` says which.
     #[error("The request body has missing or invalid fields.")]
     Validation(FieldErrors),
+    /// 400 `invalid_code`: the link's token or the emailed code is unknown, used, expired, dead
+    /// after too many wrong tries, or wrong; one answer for all, whether or not the address has
+    /// an account.
+    #[error("The link or code is invalid or has expired.")]
+    InvalidCode,
     /// 401 `invalid_credentials`: unknown email or wrong password; deliberately indistinguishable.
     #[error("The email or password is incorrect.")]
     InvalidCredentials,
@@ -50,6 +55,12 @@ pub enum ApiError {
     /// more than once.
     #[error("The access token is invalid or has expired.")]
     InvalidToken,
+    /// 403 `email_not_verified`: the password is right, but this deployment signs in only
+    /// accounts whose address was verified (`EMAIL_VERIFICATION_REQUIRED`); confirm the code
+    /// mailed at registration, or ask for another (`POST /email/verify` needs a session: use
+    /// `POST /password/forgot`, whose reset also verifies the address).
+    #[error("The email address of this account is not verified yet.")]
+    EmailNotVerified,
     /// 404 `session_not_found`: not one of the caller's live sessions (whoever's it is).
     #[error("No such session.")]
     SessionNotFound,
@@ -98,11 +109,14 @@ impl ApiError {
     /// The HTTP status this error maps to.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::BadRequest | Self::MalformedJson | Self::Validation(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest | Self::MalformedJson | Self::Validation(_) | Self::InvalidCode => {
+                StatusCode::BAD_REQUEST
+            }
             Self::InvalidCredentials
             | Self::InvalidGrant
             | Self::MissingToken
             | Self::InvalidToken => StatusCode::UNAUTHORIZED,
+            Self::EmailNotVerified => StatusCode::FORBIDDEN,
             Self::SessionNotFound => StatusCode::NOT_FOUND,
             Self::EmailTaken => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
@@ -120,6 +134,8 @@ impl ApiError {
             Self::BadRequest => "bad_request",
             Self::MalformedJson => "malformed_json",
             Self::Validation(_) => "validation_failed",
+            Self::InvalidCode => "invalid_code",
+            Self::EmailNotVerified => "email_not_verified",
             Self::InvalidCredentials => "invalid_credentials",
             Self::InvalidGrant => "invalid_grant",
             Self::SessionNotFound => "session_not_found",
@@ -212,10 +228,12 @@ mod tests {
             ApiError::BadRequest,
             ApiError::MalformedJson,
             ApiError::Validation(FieldErrors::from([("email".into(), "is required".into())])),
+            ApiError::InvalidCode,
             ApiError::InvalidCredentials,
             ApiError::InvalidGrant,
             ApiError::MissingToken,
             ApiError::InvalidToken,
+            ApiError::EmailNotVerified,
             ApiError::SessionNotFound,
             ApiError::EmailTaken,
             ApiError::PreconditionFailed,

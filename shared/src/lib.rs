@@ -9,13 +9,16 @@
 pub mod apigw;
 pub mod auth;
 pub mod clock;
+pub mod codes;
 pub mod config;
 pub mod credentials;
 pub mod email;
 pub mod error;
 pub mod http;
 pub mod json_body;
+pub mod mail;
 pub mod password;
+pub mod recovery;
 pub mod response;
 pub mod runtime;
 pub mod session;

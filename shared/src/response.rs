@@ -63,6 +63,12 @@ pub fn no_content() -> Response<Body> {
     response
 }
 
+/// `202 Accepted` with an empty JSON object: the request was taken; what follows (mail) happens
+/// off the request path, and the answer is the same whatever it will be.
+pub fn accepted() -> Response<Body> {
+    json_response(StatusCode::ACCEPTED, &serde_json::json!({}))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

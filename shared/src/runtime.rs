@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::apigw::{into_event_response, into_request};
 use crate::error::ApiError;
 use crate::http::serve;
-use crate::state::AppState;
+use crate::state::{FunctionState, cold_start};
 
 /// What a function receives from Lambda: the raw API Gateway event and its invocation context.
 pub type Event = LambdaEvent<Value>;
@@ -21,7 +21,8 @@ pub type Event = LambdaEvent<Value>;
 /// What a function answers: an HTTP API (payload format 2.0) response.
 pub type EventResponse = ApiGatewayV2httpResponse;
 
-/// Runs a function: its cold start ([`AppState::cold_start`]), then the Lambda runtime loop,
+/// Runs a function: its cold start ([`cold_start`] of its state `S`: [`crate::AppState`], or
+/// [`crate::mail::Mailing`] for the functions that send mail), then the Lambda runtime loop,
 /// serving `AWS_LAMBDA_MAX_CONCURRENCY` invocations at once where that is set (Lambda Managed
 /// Instances, `cargo lambda watch`) and one at a time where it is not.
 ///
@@ -29,17 +30,50 @@ pub type EventResponse = ApiGatewayV2httpResponse;
 /// (`env!("CARGO_CRATE_NAME")`: the function's own logs may go down to `trace`). The state lives
 /// as long as the process, so it is leaked once rather than reference-counted on every
 /// invocation.
-pub async fn run<F, Fut>(function: &'static str, handler: F) -> Result<(), lambda_runtime::Error>
+pub async fn run<S, F, Fut>(function: &'static str, handler: F) -> Result<(), lambda_runtime::Error>
 where
-    F: Fn(&'static AppState, Event) -> Fut + Clone + Send + 'static,
+    S: FunctionState,
+    F: Fn(&'static S, Event) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = EventResponse> + Send + 'static,
 {
-    let state: &'static AppState = Box::leak(Box::new(AppState::cold_start(function).await?));
+    let state: &'static S = Box::leak(Box::new(cold_start::<S>(function).await?));
     lambda_runtime::run_concurrent(service_fn(move |event: Event| {
         let handler = handler.clone();
         async move { Ok::<_, Infallible>(handler(state, event).await) }
     }))
     .await
+}
+
+/// Runs a function no HTTP request calls (a queue consumer): its cold start, then the Lambda
+/// runtime loop over events of type `E`, each answered with `handler`'s `R` or an invocation
+/// error. Every `main.rs` of such a function is this one call; its handler runs each invocation
+/// in [`invocation`].
+pub async fn run_events<S, E, R, F, Fut>(
+    function: &'static str,
+    handler: F,
+) -> Result<(), lambda_runtime::Error>
+where
+    S: FunctionState,
+    E: serde::de::DeserializeOwned + Send + 'static,
+    R: serde::Serialize + Send + 'static,
+    F: Fn(&'static S, LambdaEvent<E>) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Result<R, lambda_runtime::Error>> + Send + 'static,
+{
+    let state: &'static S = Box::leak(Box::new(cold_start::<S>(function).await?));
+    lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<E>| {
+        let handler = handler.clone();
+        async move { handler(state, event).await }
+    }))
+    .await
+}
+
+/// Runs one invocation of `function` (a function no HTTP request calls) in the span that names
+/// it, as [`crate::http::serve`]'s `request` span names a route: its logs and its AWS calls are
+/// the function's.
+pub async fn invocation<T>(function: &'static str, work: impl Future<Output = T>) -> T {
+    use tracing::Instrument as _;
+    work.instrument(tracing::info_span!("invocation", route = function))
+        .await
 }
 
 /// Answers one event: converts it into a [`Request`] (or refuses it with `400 bad_request`),

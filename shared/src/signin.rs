@@ -20,7 +20,9 @@ pub fn signed_in(
     user: &User,
     session: &Session,
 ) -> Result<Response<Body>, ApiError> {
-    let access = state.tokens.issue(&user.id, &session.id)?;
+    let access = state
+        .tokens
+        .issue(&user.id, &session.id, user.email_verified)?;
     let refresh = state.refresh_tokens.current(session);
     Ok(json_response(
         status,

@@ -1,5 +1,6 @@
 //! Everything a function needs, built once per cold start, outside the handler.
 
+use std::future::Future;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -7,9 +8,10 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use secrecy::SecretString;
 
+use crate::codes::OneTimeCodes;
 use crate::config::{
     ARGON2_ITERATIONS, ARGON2_MEMORY_KIB, ARGON2_PARALLELISM, Config, ConfigError, KeySource,
-    TOKEN_SIGNING_KEY, TOKEN_SIGNING_KEY_SECRET_ARN,
+    MailSettings, TOKEN_SIGNING_KEY, TOKEN_SIGNING_KEY_SECRET_ARN,
 };
 use crate::password::{PasswordHasher, PasswordPolicy};
 use crate::session::RefreshTokens;
@@ -31,6 +33,10 @@ pub struct AppState {
     pub password_policy: PasswordPolicy,
     /// argon2id hashing and verification with the configured parameters.
     pub passwords: PasswordHasher,
+    /// One-time codes (links and codes in mail): issue and check.
+    pub codes: OneTimeCodes,
+    /// Mail settings: the queue, links, sender, limits, whether sign-in needs a verified address.
+    pub mail: MailSettings,
 }
 
 /// Why a function refused to start. Each message names the variable to fix.
@@ -60,28 +66,42 @@ pub enum StartupError {
     },
 }
 
-impl AppState {
-    /// A function's cold start: JSON logging on (`function`'s own logs down to `trace`), then
-    /// [`AppState::from_env`]. A failure is logged (naming the variable to fix) and returned, so
-    /// the function refuses to start.
-    pub async fn cold_start(function: &'static str) -> Result<Self, StartupError> {
-        crate::telemetry::init(function);
-        Self::from_env().await.inspect_err(|error| {
-            let mut message = error.to_string();
-            let mut source = std::error::Error::source(error);
-            while let Some(cause) = source {
-                message.push_str(&format!(": {cause}"));
-                source = cause.source();
-            }
-            tracing::error!(error = %message, "refusing to start");
-        })
-    }
+/// What a function builds once per cold start, from the environment: [`AppState`], or a state
+/// holding it with the clients only some functions need ([`crate::mail::Mailing`]).
+pub trait FunctionState: Sized + Send + Sync + 'static {
+    /// Reads the environment and builds the clients.
+    fn from_env() -> impl Future<Output = Result<Self, StartupError>> + Send;
+}
 
-    /// Reads the environment, fetches the signing key and builds the clients.
-    pub async fn from_env() -> Result<Self, StartupError> {
+impl FunctionState for AppState {
+    async fn from_env() -> Result<Self, StartupError> {
+        Ok(Self::from_env_with_sdk().await?.0)
+    }
+}
+
+/// A function's cold start: JSON logging on (`function`'s own logs down to `trace`), then
+/// [`FunctionState::from_env`]. A failure is logged (naming the variable to fix) and returned, so
+/// the function refuses to start.
+pub async fn cold_start<S: FunctionState>(function: &'static str) -> Result<S, StartupError> {
+    crate::telemetry::init(function);
+    S::from_env().await.inspect_err(|error| {
+        let mut message = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            message.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        tracing::error!(error = %message, "refusing to start");
+    })
+}
+
+impl AppState {
+    /// Reads the environment, fetches the signing key and builds the DynamoDB client; also
+    /// returns the SDK configuration, for the clients some functions add.
+    pub async fn from_env_with_sdk() -> Result<(Self, SdkConfig), StartupError> {
         let config = Config::from_env()?;
         let sdk = sdk_config_loader(&config).load().await;
-        Self::new(config, &sdk).await
+        Ok((Self::new(config, &sdk).await?, sdk))
     }
 
     /// Builds the state from a configuration and an AWS SDK configuration made by
@@ -129,12 +149,16 @@ impl AppState {
             tokens,
             password_policy: PasswordPolicy::new(config.password_min_length),
             passwords,
+            codes: OneTimeCodes::new(key.derive(CODE_KEY_PURPOSE), config.mail.lifetimes),
+            mail: config.mail,
         })
     }
 }
 
 /// The label the login-throttle key is derived under (see [`SigningKey::derive`]).
 const LOGIN_THROTTLE_KEY_PURPOSE: &str = "accounts-api/login-throttle/v1";
+/// The label the one-time code key is derived under.
+const CODE_KEY_PURPOSE: &str = "accounts-api/one-time-codes/v1";
 /// The label the refresh-token key is derived under.
 const REFRESH_TOKEN_KEY_PURPOSE: &str = "accounts-api/refresh-token/v1";
 

@@ -83,6 +83,10 @@ pub struct Claims {
     pub jti: String,
     /// The session the token was issued in: the token dies with it.
     pub sid: String,
+    /// Whether the user's address was verified when the token was issued (absent in tokens
+    /// issued before the claim existed: `false`).
+    #[serde(default)]
+    pub email_verified: bool,
 }
 
 /// A freshly issued token. `Debug` hides it.
@@ -158,7 +162,12 @@ impl TokenService {
 
     /// Issues an access token for `user_id` in `session_id`, valid from now for the configured
     /// lifetime (and no longer than its session: every protected route checks the session).
-    pub fn issue(&self, user_id: &UserId, session_id: &SessionId) -> Result<AccessToken, ApiError> {
+    pub fn issue(
+        &self,
+        user_id: &UserId,
+        session_id: &SessionId,
+        email_verified: bool,
+    ) -> Result<AccessToken, ApiError> {
         let now = jsonwebtoken::get_current_timestamp();
         let ttl = self.settings.ttl.as_secs();
         let claims = Claims {
@@ -170,6 +179,7 @@ impl TokenService {
             aud: self.settings.audience.clone(),
             jti: uuid::Uuid::new_v4().to_string(),
             sid: session_id.to_string(),
+            email_verified,
         };
         let token = jsonwebtoken::encode(&Header::new(ALGORITHM), &claims, &self.encoding)
             .map_err(ApiError::internal)?;
@@ -258,7 +268,7 @@ mod tests {
         let service = service();
         let id = user_id();
         let session = SessionId::new();
-        let token = service.issue(&id, &session).expect("issued");
+        let token = service.issue(&id, &session, false).expect("issued");
         assert_eq!(token.expires_in, 900);
         let claims = service.verify(token.token.expose_secret()).expect("valid");
         assert_eq!(claims.sub, id.to_string());
@@ -270,6 +280,15 @@ mod tests {
         assert_eq!(claims.nbf, claims.iat);
         assert!(uuid::Uuid::parse_str(&claims.jti).is_ok());
         assert_eq!(claims.sid, session.to_string());
+        assert!(!claims.email_verified);
+        let verified = service.issue(&id, &session, true).expect("issued");
+        let claims = service
+            .verify(verified.token.expose_secret())
+            .expect("valid");
+        assert!(
+            claims.email_verified,
+            "the claim says what the account's address is"
+        );
     }
 
     #[test]
@@ -351,7 +370,7 @@ mod tests {
     fn debug_output_never_shows_keys_or_tokens() {
         let service = service();
         let token = service
-            .issue(&user_id(), &SessionId::new())
+            .issue(&user_id(), &SessionId::new(), false)
             .expect("issued");
         let printed = format!("{service:?} {token:?} {:?}", key(KEY));
         assert!(!printed.contains(KEY), "{printed}");

@@ -26,6 +26,16 @@ impl UserId {
         Self(Uuid::new_v4())
     }
 
+    /// The 16 bytes of the id.
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        self.0.as_bytes()
+    }
+
+    /// The id of these 16 bytes.
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(Uuid::from_bytes(bytes))
+    }
+
     /// Parses the canonical hyphenated form (as in a token's `sub`).
     pub fn parse(raw: &str) -> Option<Self> {
         Uuid::try_parse(raw).ok().map(Self)
@@ -60,6 +70,13 @@ fn is_visible(c: char) -> bool {
 impl fmt::Display for UserId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.hyphenated().fmt(f)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for UserId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Self::parse(&raw).ok_or_else(|| serde::de::Error::custom("not a user id"))
     }
 }
 
@@ -153,6 +170,11 @@ pub struct User {
     pub name: Option<DisplayName>,
     /// When the account was created, RFC 3339 UTC with second precision.
     pub created_at: String,
+    /// Whether the account's address was proven to be its owner's (a code mailed to it came
+    /// back: `POST /email/confirm`, or a password reset).
+    pub email_verified: bool,
+    /// The address an email change waits to move to, until a code mailed there comes back.
+    pub pending_email: Option<Email>,
     /// Optimistic-locking version of the stored item; starts at 1.
     #[serde(skip)]
     pub version: u64,
@@ -177,6 +199,8 @@ impl User {
             email,
             name,
             created_at: crate::clock::rfc3339(crate::clock::now_seconds()),
+            email_verified: false,
+            pending_email: None,
             version: 1,
             credentials: 0,
         }
@@ -257,7 +281,7 @@ mod tests {
         assert_eq!(
             value,
             json!({"id": user.id.to_string(), "email": "ada@example.com", "name": "Ada",
-                   "created_at": user.created_at})
+                   "created_at": user.created_at, "email_verified": false, "pending_email": null})
         );
         let created = &user.created_at;
         assert!(

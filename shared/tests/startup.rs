@@ -63,7 +63,7 @@ async fn the_signing_key_is_read_from_the_secret_named_by_its_arn() {
     let user = shared::user::UserId::new();
     let token = state
         .tokens
-        .issue(&user, &shared::session::SessionId::new())
+        .issue(&user, &shared::session::SessionId::new(), false)
         .expect("issued");
     // A verifier holding only the secret's value accepts the token: that key signed it.
     let settings = TokenSettings {

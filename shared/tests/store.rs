@@ -6,6 +6,7 @@
 #![allow(clippy::expect_used)] // helpers of tests: a panic is the failure
 
 use shared::ApiError;
+use shared::codes::{Proof, Purpose};
 use shared::config::Config;
 use shared::email::Email;
 use shared::password::PasswordHashString;
@@ -42,7 +43,7 @@ async fn account(state: &AppState, tag: &str) -> (User, Session) {
     let session = session_of(state, &user);
     state
         .users
-        .create(&user, &hash("first"), &session)
+        .create(&user, &hash("first"), Some(&session))
         .await
         .expect("created");
     (user, session)
@@ -61,7 +62,10 @@ async fn registering_a_claimed_address_is_email_taken_and_writes_nothing() {
     let second = User::new(first.email.clone(), None);
     let session = session_of(&state, &second);
 
-    let refused = state.users.create(&second, &hash("second"), &session).await;
+    let refused = state
+        .users
+        .create(&second, &hash("second"), Some(&session))
+        .await;
 
     assert!(matches!(refused, Err(ApiError::EmailTaken)), "{refused:?}");
     let (user, session) = state
@@ -82,27 +86,21 @@ async fn a_stale_version_writes_nothing_and_says_so() {
     let (user, _) = account(&state, "stale").await;
     let renamed = state
         .users
-        .update_account(&user, Some(DisplayName::parse("Ada").ok().as_ref()), None)
+        .update_name(&user, DisplayName::parse("Ada").ok().as_ref())
         .await
         .expect("first change");
     assert_eq!(renamed.version, user.version + 1);
 
     // Every write below holds the version read before that change.
     let name = DisplayName::parse("Eve").expect("valid");
-    let rename = state
-        .users
-        .update_account(&user, Some(Some(&name)), None)
-        .await;
+    let rename = state.users.update_name(&user, Some(&name)).await;
     assert!(
         matches!(rename, Err(ApiError::PreconditionFailed)),
         "{rename:?}"
     );
 
     let moved_to = email("stale-move");
-    let email_move = state
-        .users
-        .update_account(&user, None, Some(&moved_to))
-        .await;
+    let email_move = move_to(&state, &user, &moved_to).await;
     assert!(
         matches!(email_move, Err(ApiError::PreconditionFailed)),
         "{email_move:?}"
@@ -126,16 +124,27 @@ async fn a_stale_version_writes_nothing_and_says_so() {
     assert_eq!(hash_now, hash("first").as_str());
 }
 
+/// Confirms a move of `user` (as read: its version is what the write is conditional on) to
+/// `address`, with a code mailed there.
+async fn move_to(state: &AppState, user: &User, address: &Email) -> Result<User, ApiError> {
+    let code =
+        shared::testing::issue_code(state, user.id, Purpose::ChangeEmail, address.as_str()).await;
+    let mut pending = user.clone();
+    pending.pending_email = Some(address.clone());
+    let proof = Proof::Token(code.record.token_mac.clone());
+    state
+        .users
+        .confirm_email_change(&pending, &code.record, &proof)
+        .await
+}
+
 #[tokio::test]
 async fn moving_to_a_claimed_address_is_email_taken_and_moves_nothing() {
     let state = state().await;
     let (user, _) = account(&state, "mover").await;
     let (holder, _) = account(&state, "holder").await;
 
-    let refused = state
-        .users
-        .update_account(&user, None, Some(&holder.email))
-        .await;
+    let refused = move_to(&state, &user, &holder.email).await;
 
     assert!(matches!(refused, Err(ApiError::EmailTaken)), "{refused:?}");
     assert_eq!(stored(&state, &user.email).await.expect("kept").0, user);
@@ -149,14 +158,11 @@ async fn a_claimed_address_wins_over_a_stale_version() {
     let (holder, _) = account(&state, "both-holder").await;
     state
         .users
-        .update_account(&user, Some(None), None)
+        .update_name(&user, None)
         .await
         .expect("moves the version");
 
-    let refused = state
-        .users
-        .update_account(&user, None, Some(&holder.email))
-        .await;
+    let refused = move_to(&state, &user, &holder.email).await;
 
     assert!(matches!(refused, Err(ApiError::EmailTaken)), "{refused:?}");
 }
@@ -289,7 +295,7 @@ async fn every_other_transaction_condition_has_a_meaning_that_is_not_a_500() {
     let mut clash = taken.clone();
     clash.email = email("id-clash-other");
     let session = session_of(&state, &clash);
-    let refused = state.users.create(&clash, &hash("x"), &session).await;
+    let refused = state.users.create(&clash, &hash("x"), Some(&session)).await;
     assert!(
         matches!(refused, Err(ApiError::Unavailable(_))),
         "{refused:?}"
@@ -311,10 +317,7 @@ async fn every_other_transaction_condition_has_a_meaning_that_is_not_a_500() {
     let (mover, _) = account(&state, "claim-gone").await;
     claim_taken_over(&mover.email).await;
     let target = email("claim-gone-target");
-    let refused = state
-        .users
-        .update_account(&mover, None, Some(&target))
-        .await;
+    let refused = move_to(&state, &mover, &target).await;
     assert!(
         matches!(refused, Err(ApiError::PreconditionFailed)),
         "{refused:?}"

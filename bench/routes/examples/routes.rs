@@ -20,10 +20,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use shared::AppState;
+use shared::mail::Mailing;
 use shared::runtime::{Event, EventResponse};
 use shared::testing::{
-    create_user, event, lambda_event, sign_in, state, state_with, unique_email, with_header,
-    with_json_body,
+    create_user, event, lambda_event, mailing_state, sign_in, state_with, unique_email,
+    with_header, with_json_body,
 };
 use tracing::span::{Attributes, Id};
 use tracing::subscriber::Interest;
@@ -111,9 +112,9 @@ struct Sample {
 }
 
 /// Runs `handler` on `event`, checks the status, and times it.
-async fn invoke(
-    state: &AppState,
-    handler: &impl AsyncFn(&AppState, Event) -> EventResponse,
+async fn invoke<S>(
+    state: &S,
+    handler: &impl AsyncFn(&S, Event) -> EventResponse,
     event: Event,
     expected_status: i64,
 ) -> (Sample, EventResponse) {
@@ -143,10 +144,10 @@ where
 }
 
 /// Times `handler` on the events `next_event` makes, checking each answer's status.
-async fn measure_handler(
-    state: &AppState,
+async fn measure_handler<S>(
+    state: &S,
     runs: usize,
-    handler: impl AsyncFn(&AppState, Event) -> EventResponse,
+    handler: impl AsyncFn(&S, Event) -> EventResponse,
     expected_status: i64,
     mut next_event: impl FnMut() -> Value,
 ) -> Vec<Sample> {
@@ -158,10 +159,10 @@ async fn measure_handler(
 
 /// Times `handler` on events that need asynchronous, untimed preparation (a fresh session, a
 /// refresh token from the previous answer), checking each answer's status.
-async fn measure_prepared<P, Fut>(
-    state: &AppState,
+async fn measure_prepared<S, P, Fut>(
+    state: &S,
     runs: usize,
-    handler: impl AsyncFn(&AppState, Event) -> EventResponse,
+    handler: impl AsyncFn(&S, Event) -> EventResponse,
     expected_status: i64,
     mut prepare: P,
 ) -> Vec<Sample>
@@ -244,7 +245,7 @@ async fn sessions(state: &AppState) {
 }
 
 /// The account-management routes.
-async fn account(state: &AppState) {
+async fn account(state: &Mailing) {
     let user = create_user(state, &unique_email("bench-account"), PASSWORD).await;
     let bearer = sign_in(state, &user).await.bearer;
     let mut flip = false;
@@ -287,7 +288,7 @@ async fn account(state: &AppState) {
         }
     };
     let changed = measure_prepared(
-        state,
+        &state.app,
         30,
         change_password::handler,
         204,
@@ -300,7 +301,7 @@ async fn account(state: &AppState) {
     handler_row("PUT /password (1 other session)", &changed);
 
     let deleted = measure_prepared(
-        state,
+        &state.app,
         30,
         delete_account::handler,
         204,
@@ -308,6 +309,69 @@ async fn account(state: &AppState) {
     )
     .await;
     handler_row("DELETE /profile (2 sessions)", &deleted);
+}
+
+/// `POST /password/forgot` timing must not tell whether an account exists either: `pairs`
+/// interleaved requests, one for an address with an account and one for an address without
+/// (each pair in alternating order), and the per-pair ratio known / unknown. (Both do the same
+/// work by design: one SQS message, no DynamoDB call; the account lookup is the mailer's.)
+async fn forgot_timing(state: &Mailing, pairs: usize) {
+    let mut known = Vec::new();
+    for _ in 0..=pairs {
+        let email = unique_email("bench-forgot");
+        create_user(state, &email, PASSWORD).await;
+        known.push(email);
+    }
+    let attempt = async |email: &str| {
+        let event = lambda_event(&with_json_body(
+            event("forgot-password/ok"),
+            &json!({"email": email}),
+        ));
+        let started = Instant::now();
+        let response = forgot_password::handler(state, event).await;
+        assert_eq!(response.status_code, 202);
+        started.elapsed()
+    };
+    attempt(&known[0]).await; // warm-up
+    let (mut with, mut without, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for pair in 0..pairs {
+        let nobody = unique_email("bench-forgot-nobody");
+        let (k, u) = if pair % 2 == 0 {
+            let k = attempt(&known[pair + 1]).await;
+            (k, attempt(&nobody).await)
+        } else {
+            let u = attempt(&nobody).await;
+            (attempt(&known[pair + 1]).await, u)
+        };
+        with.push(k);
+        without.push(u);
+        ratios.push(k.as_secs_f64() / u.as_secs_f64());
+    }
+    with.sort();
+    without.sort();
+    ratios.sort_by(f64::total_cmp);
+    row(
+        "POST /password/forgot, known address (timing pairs)",
+        &with,
+        &[],
+    );
+    row(
+        "POST /password/forgot, unknown address (timing pairs)",
+        &without,
+        &[],
+    );
+    let at = |p: f64| ratios[((ratios.len() as f64 - 1.0) * p).round() as usize];
+    println!();
+    println!(
+        "known/unknown forgot-password time over {pairs} interleaved pairs: median ratio {:.3} \
+         (p10 {:.3}, p25 {:.3}, p75 {:.3}, p90 {:.3}); ratio of medians {:.3}",
+        at(0.5),
+        at(0.1),
+        at(0.25),
+        at(0.75),
+        at(0.9),
+        with[with.len() / 2].as_secs_f64() / without[without.len() / 2].as_secs_f64()
+    );
 }
 
 /// Login timing must not tell whether an account exists: `pairs` interleaved failed sign-ins,
@@ -411,7 +475,13 @@ fn handler_row(name: &str, samples: &[Sample]) {
 async fn main() {
     tracing::subscriber::set_global_default(tracing_subscriber::registry().with(ExcludedTime))
         .expect("the only subscriber");
-    let state = state().await;
+    let (mailing, _queue) = mailing_state().await;
+    if std::env::args().nth(1).as_deref() == Some("forgot-timing") {
+        // Only the forgot-password timing pairs (documented in docs/benchmarks.md).
+        forgot_timing(&mailing, 200).await;
+        return;
+    }
+    let state = &mailing.app;
     // moto's transactions deep-copy the whole table, so their cost grows with what earlier
     // sections stored: the routes that write transactions come first, the enumeration timing
     // (121 accounts, no timed transaction) last.
@@ -427,7 +497,7 @@ async fn main() {
     .await;
     row("argon2id hash (m=19456, t=2, p=1)", &hashes, &[]);
 
-    let registrations = measure_handler(&state, 30, register::handler, 201, || {
+    let registrations = measure_handler(&mailing, 30, register::handler, 201, || {
         let body = json!({"email": unique_email("bench"), "password": PASSWORD});
         with_json_body(event("register/ok"), &body)
     })
@@ -435,8 +505,8 @@ async fn main() {
     handler_row("POST /register (handler + DynamoDB)", &registrations);
 
     let email = unique_email("bench-login");
-    let user = create_user(&state, &email, PASSWORD).await;
-    let logins = measure_handler(&state, 30, login::handler, 200, || {
+    let user = create_user(state, &email, PASSWORD).await;
+    let logins = measure_handler(state, 30, login::handler, 200, || {
         with_json_body(
             event("login/ok"),
             &json!({"email": email, "password": PASSWORD}),
@@ -445,15 +515,15 @@ async fn main() {
     .await;
     handler_row("POST /login, right password", &logins);
 
-    let unknown = measure_handler(&state, 30, login::handler, 401, || {
+    let unknown = measure_handler(state, 30, login::handler, 401, || {
         let body = json!({"email": unique_email("bench-nobody"), "password": PASSWORD});
         with_json_body(event("login/ok"), &body)
     })
     .await;
     handler_row("POST /login, unknown email", &unknown);
 
-    let bearer = sign_in(&state, &user).await.bearer;
-    let profiles = measure_handler(&state, 100, profile::handler, 200, || {
+    let bearer = sign_in(state, &user).await.bearer;
+    let profiles = measure_handler(state, 100, profile::handler, 200, || {
         with_header(event("profile/ok"), "authorization", &bearer)
     })
     .await;
@@ -462,9 +532,10 @@ async fn main() {
         &profiles,
     );
 
-    sessions(&state).await;
-    account(&state).await;
+    sessions(state).await;
+    account(&mailing).await;
 
     println!();
+    forgot_timing(&mailing, 120).await;
     enumeration_timing(120).await;
 }

@@ -53,7 +53,8 @@ async fn the_account_its_claim_and_every_session_go_and_the_address_is_free_at_o
     );
     let again = json!({"email": user.email.as_str(), "password": PASSWORD});
     let register = with_json_body(event("register/ok"), &again);
-    let (status, _, body) = parts(register::handler(&state, lambda_event(&register)).await);
+    let (mailing, _queue) = shared::testing::mailing_state().await;
+    let (status, _, body) = parts(register::handler(&mailing, lambda_event(&register)).await);
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let login = with_json_body(event("login/ok"), &again);
     assert_eq!(
@@ -126,7 +127,7 @@ async fn a_refused_deletion_ends_no_session() {
     let change = Interleave::before_touching("TransactWriteItems", "USER", move || {
         tokio::runtime::Handle::current().block_on(async move {
             let other = shared::testing::state().await;
-            let changed = other.users.update_account(&read, Some(None), None).await;
+            let changed = other.users.update_name(&read, None).await;
             changed.expect("the account changes meanwhile");
         });
     });

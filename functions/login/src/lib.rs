@@ -41,6 +41,11 @@ async fn login(state: &AppState, request: Request) -> Result<Response<Body>, Api
     let email = Email::parse(&email).map_err(|_| email.trim().to_lowercase());
     let verified =
         verify_credentials(state, email, password, source_address(&request).as_deref()).await?;
+    if state.mail.verification_required && !verified.stored.user.email_verified {
+        // Only after the right password: the answer reveals nothing to someone without it.
+        tracing::info!(user_id = %verified.stored.user.id, "sign-in refused: address not verified");
+        return Err(ApiError::EmailNotVerified);
+    }
     let stored = verified.upgrade_hash(state).await;
     let user = stored.user;
     let session = Session::start(

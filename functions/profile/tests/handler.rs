@@ -32,7 +32,8 @@ async fn a_valid_token_returns_the_signed_in_user() {
     assert_eq!(
         body,
         json!({"id": user.id.to_string(), "email": email, "name": null,
-               "created_at": user.created_at})
+               "created_at": user.created_at, "email_verified": false,
+               "pending_email": null})
     );
 }
 
@@ -88,7 +89,8 @@ async fn signed_in_user() -> (String, Value) {
     let user = create_user(&state, &email, "correct horse battery staple").await;
     let bearer = sign_in(&state, &user).await.bearer;
     let expected = json!({"id": user.id.to_string(), "email": email, "name": null,
-                          "created_at": user.created_at});
+                          "created_at": user.created_at, "email_verified": false,
+               "pending_email": null});
     (bearer, expected)
 }
 

@@ -323,7 +323,7 @@ async fn a_refresh_between_the_logout_read_and_its_delete_loses() {
 
 #[tokio::test]
 async fn register_and_login_start_sessions_whose_tokens_refresh() {
-    let state = state().await;
+    let (state, _queue) = shared::testing::mailing_state().await;
     let email = unique_email("refresh-from-login");
     let body = json!({"email": email, "password": PASSWORD});
     let registered = parts(

@@ -7,15 +7,16 @@ use std::sync::Arc;
 
 use lambda_http::http::{StatusCode, header};
 use serde_json::{Value, json};
+use shared::mail::{MailJob, Notice};
 use shared::testing::{
-    assert_service_unavailable, event, events_named, lambda_event, outage_endpoints, parts,
-    replace_in_body, state, state_with_dynamodb_at, stored_users_with_email, unique_email,
-    with_json_body,
+    assert_service_unavailable, event, events_named, lambda_event, mailing, mailing_state,
+    outage_endpoints, parts, replace_in_body, state, state_with_dynamodb_at,
+    stored_users_with_email, unique_email, with_json_body,
 };
 use tokio::task::JoinSet;
 
 async fn register(event: &Value) -> (StatusCode, lambda_http::http::HeaderMap, Value) {
-    let state = state().await;
+    let state = mailing_state().await.0;
     parts(register::handler(&state, lambda_event(event)).await)
 }
 
@@ -46,10 +47,10 @@ async fn register_returns_201_with_the_user_and_a_working_token() {
     );
     assert_eq!(
         user.as_object().map(|u| u.len()),
-        Some(4),
-        "id, email, name, created_at only"
+        Some(6),
+        "id, email, name, created_at, email_verified, pending_email only"
     );
-    let state = state().await;
+    let state = mailing_state().await.0;
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], state.tokens.ttl().as_secs());
 
@@ -290,7 +291,7 @@ async fn passwords_are_counted_in_characters_up_to_the_maximum() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_simultaneous_registrations_of_one_email_create_exactly_one_account() {
     let email = unique_email("register-race");
-    let state = Arc::new(state().await);
+    let state = Arc::new(mailing_state().await.0);
     let mut attempts = JoinSet::new();
     for i in 0..20 {
         // Vary the letter case too: the race is on the normalised address.
@@ -338,8 +339,108 @@ async fn twenty_simultaneous_registrations_of_one_email_create_exactly_one_accou
 #[tokio::test]
 async fn database_outages_and_throttling_become_a_clean_503() {
     for endpoint in outage_endpoints().await {
-        let state = state_with_dynamodb_at(&endpoint).await;
+        let state = mailing(state_with_dynamodb_at(&endpoint).await).await.0;
         let event = ok_event(&unique_email("register-outage"));
         assert_service_unavailable(register::handler(&state, lambda_event(&event)).await);
     }
+}
+
+#[tokio::test]
+async fn a_new_account_is_sent_a_verification_and_starts_unverified() {
+    let (state, queue) = mailing_state().await;
+    let email = unique_email("register-verify");
+    let (status, _, body) = parts(register::handler(&state, lambda_event(&ok_event(&email))).await);
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["user"]["email_verified"], false);
+    assert_eq!(body["user"]["pending_email"], Value::Null);
+    let id = shared::user::UserId::parse(body["user"]["id"].as_str().expect("an id"))
+        .expect("a user id");
+    assert_eq!(
+        queue.jobs().await,
+        vec![MailJob::VerifyEmail {
+            user_id: id,
+            address: email
+        }]
+    );
+}
+
+/// With `EMAIL_VERIFICATION_REQUIRED=true`: one answer for a new and a taken address (status,
+/// headers, body), no session, and the right message queued for each; the new account cannot sign
+/// in until its address is confirmed, and then it can.
+#[tokio::test]
+async fn when_verification_is_required_new_and_taken_addresses_get_one_answer() {
+    let app = shared::testing::state_with(&[("EMAIL_VERIFICATION_REQUIRED", "true")]).await;
+    let (state, queue) = mailing(app).await;
+    let taken = shared::testing::new_user(&state, "register-required-taken").await;
+    let fresh = unique_email("register-required-new");
+
+    let mut answers = Vec::new();
+    for email in [fresh.as_str(), taken.email.as_str()] {
+        let (status, headers, body) =
+            parts(register::handler(&state, lambda_event(&ok_event(email))).await);
+        answers.push((status, headers, body));
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(
+        (answers[0].0, &answers[0].2),
+        (StatusCode::ACCEPTED, &json!({}))
+    );
+    let jobs = queue.jobs().await;
+    assert!(
+        matches!(&jobs[0], MailJob::VerifyEmail { address, .. } if *address == fresh),
+        "{jobs:?}"
+    );
+    assert_eq!(
+        jobs[1],
+        MailJob::Notice {
+            address: taken.email.as_str().to_owned(),
+            notice: Notice::SignUpAttempt
+        }
+    );
+    assert_eq!(stored_users_with_email(&fresh).await, 1);
+
+    let login = |email: String| {
+        let state = &state;
+        async move {
+            let body = json!({"email": email, "password": "correct horse battery staple"});
+            let event = with_json_body(event("login/ok"), &body);
+            parts(login::handler(state, lambda_event(&event)).await)
+        }
+    };
+    let (status, _, body) = login(fresh.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "email_not_verified");
+    let (status, _, body) = login(fresh.clone()).await.clone();
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (StatusCode::FORBIDDEN, &json!("email_not_verified"))
+    );
+    // A wrong password is still the plain 401: the 403 needs the right one.
+    let wrong = json!({"email": fresh, "password": "wrong horse battery staple"});
+    let (status, _, _) = parts(
+        login::handler(
+            &state,
+            lambda_event(&with_json_body(event("login/ok"), &wrong)),
+        )
+        .await,
+    );
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let MailJob::VerifyEmail { user_id, .. } = jobs[0].clone() else {
+        unreachable!()
+    };
+    let issued =
+        shared::testing::issue_code(&state, user_id, shared::codes::Purpose::Verify, &fresh).await;
+    let presented = shared::recovery::Presented::Token(shared::testing::token_of(&issued).into());
+    let unlocked = shared::recovery::unlock(&state, &presented, &[shared::codes::Purpose::Verify])
+        .await
+        .expect("unlocks");
+    state
+        .users
+        .confirm_address(&unlocked.user, &unlocked.record, &unlocked.proof)
+        .await
+        .expect("confirmed");
+    let (status, _, body) = login(fresh).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["user"]["email_verified"], true);
 }

@@ -36,6 +36,7 @@ fn a_short_signing_key_stops_the_function_without_printing_it() {
     let (ok, output) = run_with(&[
         ("TABLE_NAME", "users"),
         ("TOKEN_SIGNING_KEY", "tiny-key"),
+        ("MAIL_QUEUE_URL", "http://127.0.0.1:9/000000000000/mail"),
         ("AWS_REGION", "us-east-1"),
         ("AWS_EC2_METADATA_DISABLED", "true"),
     ]);

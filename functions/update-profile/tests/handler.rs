@@ -5,17 +5,21 @@ use std::sync::Arc;
 
 use lambda_http::http::{HeaderMap, StatusCode, header};
 use serde_json::{Value, json};
-use shared::AppState;
+use shared::mail::{MailJob, Mailing, Notice};
 use shared::testing::{
-    Interleave, SignedIn, create_user, event, interleaved_state, lambda_event, new_user, parts,
-    sign_in, state, stored_users_with_email, unique_email, with_header, with_json_body,
+    Interleave, SignedIn, create_user, event, holder_of, interleaved_state, lambda_event, mailing,
+    mailing_state, new_user, parts, sign_in, unique_email, with_header, with_json_body,
 };
+
+async fn mailing_interleaved(interleave: Interleave) -> Mailing {
+    mailing(interleaved_state(interleave).await).await.0
+}
 use shared::user::DisplayName;
 use tokio::task::JoinSet;
 
 const PASSWORD: &str = "correct horse battery staple";
 
-async fn patch(state: &AppState, me: &SignedIn, event: Value) -> (StatusCode, HeaderMap, Value) {
+async fn patch(state: &Mailing, me: &SignedIn, event: Value) -> (StatusCode, HeaderMap, Value) {
     let event = with_header(event, "authorization", &me.bearer);
     parts(update_profile::handler(state, lambda_event(&event)).await)
 }
@@ -26,7 +30,7 @@ fn with_body(name: &str, body: &Value) -> Value {
 
 #[tokio::test]
 async fn the_name_changes_and_the_etag_moves_on() {
-    let state = state().await;
+    let state = mailing_state().await.0;
     let user = new_user(&state, "patch-name").await;
     let me = sign_in(&state, &user).await;
 
@@ -46,7 +50,7 @@ async fn the_name_changes_and_the_etag_moves_on() {
 
 #[tokio::test]
 async fn a_stale_if_match_is_412_and_nothing_is_written() {
-    let state = state().await;
+    let state = mailing_state().await.0;
     let user = new_user(&state, "patch-stale").await;
     let me = sign_in(&state, &user).await;
     let (status, _, body) = patch(&state, &me, event("update-profile/stale-if-match")).await;
@@ -69,7 +73,7 @@ async fn a_stale_if_match_is_412_and_nothing_is_written() {
 /// same way with one; a stale `If-Match` does not turn a bad body into a 412.
 #[tokio::test]
 async fn a_bad_body_is_400_even_with_a_stale_if_match() {
-    let state = state().await;
+    let state = mailing_state().await.0;
     let me = sign_in(&state, &new_user(&state, "patch-order").await).await;
     let stale = event("update-profile/stale-if-match");
     for body in [json!({}), json!({"name": 7}), json!({"nmae": "Ada"})] {
@@ -84,7 +88,7 @@ async fn a_bad_body_is_400_even_with_a_stale_if_match() {
 /// test forces the conditional write itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_concurrent_patches_with_one_etag_give_one_200_and_one_412() {
-    let state = Arc::new(state().await);
+    let state = Arc::new(mailing_state().await.0);
     let user = new_user(&state, "patch-race").await;
     let me = Arc::new(sign_in(&state, &user).await);
     let mut racers = JoinSet::new();
@@ -114,22 +118,19 @@ async fn two_concurrent_patches_with_one_etag_give_one_200_and_one_412() {
 /// stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_landing_between_the_read_and_the_write_is_412_and_writes_nothing() {
-    let state = state().await;
+    let state = mailing_state().await.0;
     let user = new_user(&state, "patch-interleaved").await;
     let me = sign_in(&state, &user).await;
     let read = user.clone();
     let other_change = Interleave::before("UpdateItem", move || {
         tokio::runtime::Handle::current().block_on(async move {
             let name = DisplayName::parse("Other").expect("valid");
-            let other = shared::testing::state().await;
-            let changed = other
-                .users
-                .update_account(&read, Some(Some(&name)), None)
-                .await;
+            let other = mailing_state().await.0;
+            let changed = other.users.update_name(&read, Some(&name)).await;
             changed.expect("the other change lands");
         });
     });
-    let interleaved = interleaved_state(other_change.clone()).await;
+    let interleaved = mailing_interleaved(other_change.clone()).await;
     let mine = with_header(
         with_body("update-profile/ok", &json!({"name": "Mine"})),
         "if-match",
@@ -155,11 +156,11 @@ async fn a_change_landing_between_the_read_and_the_write_is_412_and_writes_nothi
 /// with the new ETag, not `412 … nothing written`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_answer_to_a_committed_patch_is_still_200() {
-    let state = state().await;
+    let state = mailing_state().await.0;
     let user = new_user(&state, "patch-answer-lost").await;
     let me = sign_in(&state, &user).await;
     let lost = Interleave::lose_answer("UpdateItem");
-    let interleaved = interleaved_state(lost.clone()).await;
+    let interleaved = mailing_interleaved(lost.clone()).await;
     let mine = with_body("update-profile/ok", &json!({"name": "Mine"}));
 
     let (status, headers, body) = patch(&interleaved, &me, mine).await;
@@ -178,8 +179,8 @@ async fn a_lost_answer_to_a_committed_patch_is_still_200() {
 }
 
 #[tokio::test]
-async fn the_email_moves_with_the_current_password_in_one_transaction() {
-    let state = state().await;
+async fn an_email_change_waits_for_the_new_address_and_tells_the_old_one() {
+    let (state, queue) = mailing_state().await;
     let old = unique_email("patch-email-old");
     let user = create_user(&state, &old, PASSWORD).await;
     let me = sign_in(&state, &user).await;
@@ -187,48 +188,54 @@ async fn the_email_moves_with_the_current_password_in_one_transaction() {
 
     let change = with_body(
         "update-profile/change-email",
-        &json!({"email": new, "current_password": PASSWORD}),
+        &json!({"email": new, "current_password": PASSWORD, "name": "Ada King"}),
     );
     let (status, headers, body) = patch(&state, &me, change).await;
 
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
-        body["email"],
+        body["email"], old,
+        "the account keeps its address until confirmed"
+    );
+    assert_eq!(
+        body["pending_email"],
         new.to_lowercase(),
         "normalised as register does"
     );
-    assert_eq!(headers[header::ETAG], "\"2\"");
-    let found = |email: String| {
-        let state = &state;
-        async move {
-            let email = shared::email::Email::parse(&email).expect("valid");
-            state
-                .users
-                .find_by_email(&email)
-                .await
-                .expect("read")
-                .map(|s| s.user.id)
-        }
-    };
     assert_eq!(
-        found(new.clone()).await,
-        Some(user.id),
-        "the new address is claimed"
+        body["name"], "Ada King",
+        "a name given with it applies at once"
     );
-    assert_eq!(found(old.clone()).await, None, "the old one is free");
-    assert_eq!(stored_users_with_email(&new.to_lowercase()).await, 1);
-    // The old address can be registered by someone else at once.
-    let again = with_json_body(
-        event("register/ok"),
-        &json!({"email": old, "password": PASSWORD}),
+    assert_eq!(body["email_verified"], false);
+    assert_eq!(headers[header::ETAG], "\"2\"");
+    assert_eq!(
+        queue.jobs().await,
+        vec![
+            MailJob::ConfirmEmailChange {
+                user_id: user.id,
+                address: new.to_lowercase()
+            },
+            MailJob::Notice {
+                address: old.clone(),
+                notice: Notice::EmailChangeRequested
+            },
+        ]
     );
-    let (status, _, _) = parts(register::handler(&state, lambda_event(&again)).await);
-    assert_eq!(status, StatusCode::CREATED);
+    // Nothing moved: the old address still signs in, the new one is nobody's.
+    assert_eq!(holder_of(&state, &old).await, Some(user.id));
+    assert_eq!(holder_of(&state, &new).await, None);
+
+    // A second change replaces the pending one.
+    let newer = unique_email("patch-email-newer");
+    let (status, _, body) = patch(&state, &me, body_with_password(&newer, PASSWORD)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["pending_email"], newer);
+    assert_eq!(queue.jobs().await.len(), 2);
 }
 
 #[tokio::test]
 async fn changing_the_email_needs_the_right_current_password() {
-    let state = state().await;
+    let state = mailing_state().await.0;
     let user = new_user(&state, "patch-reauth").await;
     let me = sign_in(&state, &user).await;
     let new = unique_email("patch-reauth-new");
@@ -273,66 +280,8 @@ fn body_with_password(email: &str, password: &str) -> Value {
 }
 
 #[tokio::test]
-async fn a_claimed_address_is_409_and_nothing_moves() {
-    let state = state().await;
-    let user = new_user(&state, "patch-taken").await;
-    let other = new_user(&state, "patch-taken-other").await;
-    let me = sign_in(&state, &user).await;
-    let (status, _, body) = patch(
-        &state,
-        &me,
-        body_with_password(other.email.as_str(), PASSWORD),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    assert_eq!(body["error"]["code"], "email_taken");
-    assert_eq!(stored_users_with_email(user.email.as_str()).await, 1);
-}
-
-/// An email change and a registration of the same new address, at once: exactly one wins, and
-/// the address ends up held by exactly one account.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn an_email_change_racing_a_registration_of_the_address_has_one_winner() {
-    let state = Arc::new(state().await);
-    for round in 0..5 {
-        let user = new_user(&state, "patch-vs-register").await;
-        let me = Arc::new(sign_in(&state, &user).await);
-        let contested = unique_email(&format!("contested-{round}"));
-        let change = {
-            let (state, me, contested) = (state.clone(), me.clone(), contested.clone());
-            tokio::spawn(async move {
-                patch(&state, &me, body_with_password(&contested, PASSWORD))
-                    .await
-                    .0
-            })
-        };
-        let registration = {
-            let (state, contested) = (state.clone(), contested.clone());
-            tokio::spawn(async move {
-                let body = json!({"email": contested, "password": PASSWORD});
-                let event = with_json_body(event("register/ok"), &body);
-                parts(register::handler(&state, lambda_event(&event)).await).0
-            })
-        };
-        let (change, registration) = (change.await.expect("ran"), registration.await.expect("ran"));
-        let winners = [
-            change == StatusCode::OK,
-            registration == StatusCode::CREATED,
-        ];
-        assert_eq!(
-            winners.iter().filter(|w| **w).count(),
-            1,
-            "{change} / {registration}"
-        );
-        assert!(change == StatusCode::OK || change == StatusCode::CONFLICT);
-        assert!(registration == StatusCode::CREATED || registration == StatusCode::CONFLICT);
-        assert_eq!(stored_users_with_email(&contested).await, 1);
-    }
-}
-
-#[tokio::test]
 async fn requests_that_change_nothing_or_something_unknown_are_400() {
-    let state = state().await;
+    let state = mailing_state().await.0;
     let me = sign_in(&state, &new_user(&state, "patch-400").await).await;
     let (status, _, body) =
         patch(&state, &me, event("update-profile/shape-nothing-to-change")).await;
@@ -353,7 +302,7 @@ async fn requests_that_change_nothing_or_something_unknown_are_400() {
 
 #[tokio::test]
 async fn a_missing_or_expired_token_is_refused_with_its_challenge() {
-    let state = state().await;
+    let state = mailing_state().await.0;
     shared::testing::assert_standard_bearer_refusals("update-profile", |event| {
         update_profile::handler(&state, event)
     })

@@ -1,6 +1,6 @@
-//! Account changes: name, email, password hash, deletion. Every write is conditional on the
-//! user item's `version` as it was read (optimistic locking) and bumps it; the email moves in one
-//! transaction with its claim.
+//! Account changes: name, password hash, deletion. Every write is conditional on the user item's
+//! `version` as it was read (optimistic locking) and bumps it. (The email moves with a mailed
+//! code: `codes`.)
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
@@ -10,7 +10,6 @@ use aws_sdk_dynamodb::types::{
 use super::item::{n, s};
 use super::{Guarded, UserStore, conditional, item};
 use crate::clock::now_seconds;
-use crate::email::Email;
 use crate::error::ApiError;
 use crate::password::PasswordHashString;
 use crate::session::Session;
@@ -18,15 +17,15 @@ use crate::user::{DisplayName, User};
 
 /// The `SET`/`REMOVE` expression, names and values that change `user` into the next version with
 /// `name` (when given) and `email` (when given).
-struct Change {
+pub(super) struct Change {
     expression: String,
     names: Vec<(String, String)>,
     values: Vec<(String, AttributeValue)>,
-    remove_name: bool,
+    removes: Vec<String>,
 }
 
 impl Change {
-    fn new(user: &User) -> Self {
+    pub(super) fn new(user: &User) -> Self {
         Self {
             expression: String::new(),
             names: vec![("#version".into(), item::VERSION.into())],
@@ -34,11 +33,19 @@ impl Change {
                 (":read".into(), n(user.version)),
                 (":next".into(), n(user.version + 1)),
             ],
-            remove_name: false,
+            removes: Vec::new(),
         }
     }
 
-    fn set(mut self, placeholder: &str, attribute: &str, value: AttributeValue) -> Self {
+    /// Removes `attribute`.
+    pub(super) fn remove(mut self, placeholder: &str, attribute: &str) -> Self {
+        self.names
+            .push((format!("#{placeholder}"), attribute.into()));
+        self.removes.push(format!("#{placeholder}"));
+        self
+    }
+
+    pub(super) fn set(mut self, placeholder: &str, attribute: &str, value: AttributeValue) -> Self {
         self.expression
             .push_str(&format!(", #{placeholder} = :{placeholder}"));
         self.names
@@ -47,21 +54,17 @@ impl Change {
         self
     }
 
-    fn name(mut self, name: Option<&DisplayName>) -> Self {
+    pub(super) fn name(self, name: Option<&DisplayName>) -> Self {
         match name {
             Some(name) => self.set("name", item::NAME, s(name.as_str())),
-            None => {
-                self.names.push(("#name".into(), item::NAME.into()));
-                self.remove_name = true;
-                self
-            }
+            None => self.remove("name", item::NAME),
         }
     }
 
     fn update_expression(&self) -> String {
         let mut expression = format!("SET #version = :next{}", self.expression);
-        if self.remove_name {
-            expression.push_str(" REMOVE #name");
+        if !self.removes.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", self.removes.join(", ")));
         }
         expression
     }
@@ -70,7 +73,11 @@ impl Change {
 impl UserStore {
     /// The transaction item that applies `change` to `user`'s item if its version is still the
     /// one read.
-    fn versioned_update(&self, user: &User, change: Change) -> Result<TransactWriteItem, ApiError> {
+    pub(super) fn versioned_update(
+        &self,
+        user: &User,
+        change: Change,
+    ) -> Result<TransactWriteItem, ApiError> {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(item::user_key(&user.id)))
@@ -151,46 +158,20 @@ impl UserStore {
         Ok(changed)
     }
 
-    /// Changes `user`'s display name (`None` clears it) and, when `email` is given, moves the
-    /// account to that address: delete the old claim (if it is still this user's), put the new
-    /// one (if nobody holds it), update the user (if its version is still the one read), all in
-    /// one transaction, so no moment exists where two accounts hold one address or an account
-    /// holds none. [`ApiError::EmailTaken`] if the address is claimed,
-    /// [`ApiError::PreconditionFailed`] if the account changed since it was read.
+    /// Changes `user`'s display name (`None` clears it), if the account is still as read
+    /// ([`ApiError::PreconditionFailed`] otherwise). An email moves only when a code mailed to
+    /// the new address comes back ([`UserStore::confirm_email_change`]).
     #[tracing::instrument(skip_all, fields(user_id = %user.id))]
-    pub async fn update_account(
+    pub async fn update_name(
         &self,
         user: &User,
-        name: Option<Option<&DisplayName>>,
-        email: Option<&Email>,
+        name: Option<&DisplayName>,
     ) -> Result<User, ApiError> {
         let mut updated = user.clone();
         updated.version += 1;
-        let mut change = Change::new(user);
-        if let Some(name) = name {
-            change = change.name(name);
-            updated.name = name.cloned();
-        }
-        let Some(email) = email.filter(|email| **email != user.email) else {
-            return self.update_user(change, updated).await;
-        };
-        change = change.set("email", item::EMAIL, s(email.as_str()));
-        updated.email = email.clone();
-
-        let user_update = self.versioned_update(user, change)?;
-        // The first item whose condition failed names the answer: a taken address before a
-        // changed account.
-        self.transact(vec![
-            Guarded::new(self.put_new(item::email_claim_item(&updated))?, || {
-                ApiError::EmailTaken
-            }),
-            Guarded::new(self.delete_own_claim(user)?, || {
-                ApiError::PreconditionFailed
-            }),
-            Guarded::new(user_update, || ApiError::PreconditionFailed),
-        ])
-        .await?;
-        Ok(updated)
+        updated.name = name.cloned();
+        self.update_user(Change::new(user).name(name), updated)
+            .await
     }
 
     async fn update_user(&self, change: Change, updated: User) -> Result<User, ApiError> {
@@ -207,7 +188,7 @@ impl UserStore {
     /// committed is lost and the SDK retries it, the retry fails its own condition; the item
     /// DynamoDB returns with that failure (`ReturnValuesOnConditionCheckFailure`) then carries
     /// this write's id, and the write is reported as done, never as "nothing written".
-    async fn write_change(&self, user: &User, change: Change) -> Result<bool, ApiError> {
+    pub(super) async fn write_change(&self, user: &User, change: Change) -> Result<bool, ApiError> {
         let write_id = s(uuid::Uuid::new_v4().to_string());
         let change = change.set("write_id", item::WRITE_ID, write_id.clone());
         let result = self

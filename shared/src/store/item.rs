@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::StoredUser;
+use crate::codes::{CodeRecord, Purpose};
 use crate::email::Email;
 use crate::password::PasswordHashString;
 use crate::session::{ClientInfo, Seed, Session, SessionId};
@@ -42,12 +43,25 @@ pub(super) const CREDENTIALS: &str = "credentials";
 /// On the user item: the random id of the last single-item write, by which a retried write
 /// recognises that it already committed.
 pub(super) const WRITE_ID: &str = "write_id";
+/// On the user item: `true` once the address was proven (absent: `false`).
+pub(super) const EMAIL_VERIFIED: &str = "email_verified";
+/// On the user item: the address an email change waits to move to.
+pub(super) const PENDING_EMAIL: &str = "pending_email";
 const IP_ADDRESS: &str = "ip_address";
 const FAILURES: &str = "failures";
 const LOCKED_UNTIL: &str = "locked_until";
 
 /// What the profile read fetches: everything but the password hash.
-pub(super) const PUBLIC_ATTRIBUTES: &[&str] = &[ID, EMAIL, NAME, CREATED_AT, VERSION, CREDENTIALS];
+pub(super) const PUBLIC_ATTRIBUTES: &[&str] = &[
+    ID,
+    EMAIL,
+    NAME,
+    CREATED_AT,
+    VERSION,
+    CREDENTIALS,
+    EMAIL_VERIFIED,
+    PENDING_EMAIL,
+];
 /// What a session read fetches: every session attribute (the key tells items apart).
 pub(super) const SESSION_ATTRIBUTES: &[&str] = &[
     SORT_KEY,
@@ -137,6 +151,13 @@ pub(super) fn user_item(user: &User, hash: &PasswordHashString) -> Item {
         AttributeValue::N(user.version.to_string()),
     );
     item.insert(CREDENTIALS.to_owned(), n(user.credentials));
+    item.insert(
+        EMAIL_VERIFIED.to_owned(),
+        AttributeValue::Bool(user.email_verified),
+    );
+    if let Some(pending) = &user.pending_email {
+        item.insert(PENDING_EMAIL.to_owned(), s(pending.as_str()));
+    }
     item
 }
 
@@ -153,6 +174,68 @@ pub(super) fn email_claim_item(user: &User) -> Item {
 /// hash (the email never appears in clear).
 pub(super) fn throttle_key(subject: &str) -> Item {
     key(format!("THROTTLE#{subject}"), THROTTLE_SK)
+}
+
+/// A one-time code's key: `CODE#<address it was sent to>`, sort key `<PURPOSE>#<user id>`. One
+/// item per purpose, account and address: issuing again replaces it (and kills the old code).
+pub(super) fn code_key(address: &str, purpose: Purpose, user_id: &UserId) -> Item {
+    key(code_pk(address), &format!("{}#{user_id}", purpose.as_str()))
+}
+
+/// The key the code check counts a wrong guess on when the address has no code: no item ever
+/// has it, so the conditional write fails, at the cost of a real one.
+pub(super) fn absent_code_key(address: &str) -> Item {
+    key(code_pk(address), "NONE")
+}
+
+fn code_pk(address: &str) -> String {
+    format!("CODE#{address}")
+}
+
+/// The partition of every code sent to `address`, for queries.
+pub(super) fn code_partition(address: &str) -> AttributeValue {
+    s(code_pk(address))
+}
+
+const PURPOSE: &str = "purpose";
+pub(super) const TOKEN_MAC: &str = "token_mac";
+pub(super) const CODE_MAC: &str = "code_mac";
+pub(super) const ATTEMPTS: &str = "attempts";
+const ADDRESS: &str = "address";
+
+pub(super) fn code_item(record: &CodeRecord) -> Item {
+    let mut item = code_key(record.address.as_str(), record.purpose, &record.user_id);
+    item.insert(ENTITY.to_owned(), s("code"));
+    item.insert(USER_ID.to_owned(), s(record.user_id.to_string()));
+    item.insert(PURPOSE.to_owned(), s(record.purpose.as_str()));
+    item.insert(ADDRESS.to_owned(), s(record.address.as_str()));
+    item.insert(TOKEN_MAC.to_owned(), s(&record.token_mac));
+    item.insert(CODE_MAC.to_owned(), s(&record.code_mac));
+    item.insert(ATTEMPTS.to_owned(), n(record.attempts));
+    item.insert(TTL_ATTRIBUTE.to_owned(), n(record.expires_at));
+    item
+}
+
+impl TryFrom<&Item> for CodeRecord {
+    type Error = MalformedItem;
+
+    fn try_from(item: &Item) -> Result<Self, Self::Error> {
+        Ok(CodeRecord {
+            user_id: claimed_user_id(item)?,
+            purpose: string(item, PURPOSE)
+                .and_then(|raw| Purpose::parse(raw).ok_or(MalformedItem(PURPOSE)))?,
+            address: Email::from_stored(string(item, ADDRESS)?.to_owned()),
+            token_mac: string(item, TOKEN_MAC)?.to_owned(),
+            code_mac: string(item, CODE_MAC)?.to_owned(),
+            attempts: number(item, ATTEMPTS)?,
+            expires_at: number(item, TTL_ATTRIBUTE)?,
+        })
+    }
+}
+
+/// The per-address mail counter's key: `MAILRATE#<address>`.
+pub(super) fn mail_rate_key(address: &str) -> Item {
+    key(format!("MAILRATE#{address}"), "MAIL")
 }
 
 /// A login-throttle counter as stored.
@@ -318,11 +401,23 @@ impl TryFrom<&Item> for User {
             Some(_) => return Err(MalformedItem(NAME)),
         };
         let version = number(item, VERSION)?;
+        let email_verified = match item.get(EMAIL_VERIFIED) {
+            None => false,
+            Some(AttributeValue::Bool(verified)) => *verified,
+            Some(_) => return Err(MalformedItem(EMAIL_VERIFIED)),
+        };
+        let pending_email = match item.get(PENDING_EMAIL) {
+            None => None,
+            Some(AttributeValue::S(raw)) => Some(Email::from_stored(raw.clone())),
+            Some(_) => return Err(MalformedItem(PENDING_EMAIL)),
+        };
         Ok(User {
             id,
             email,
             name,
             created_at: string(item, CREATED_AT)?.to_owned(),
+            email_verified,
+            pending_email,
             version,
             credentials: optional_number(item, CREDENTIALS)?,
         })
@@ -436,7 +531,7 @@ mod tests {
         let (expression, names) = projection(PUBLIC_ATTRIBUTES);
         assert_eq!(
             expression,
-            "#id, #email, #name, #created_at, #version, #credentials"
+            "#id, #email, #name, #created_at, #version, #credentials, #email_verified, #pending_email"
         );
         for placeholder in expression.split(", ") {
             assert!(names.contains_key(placeholder), "{placeholder}");

@@ -1,4 +1,4 @@
-//! The user store: one DynamoDB table, four kinds of item.
+//! The user store: one DynamoDB table, six kinds of item.
 //!
 //! | item        | `pk`             | `sk`           | holds                                          |
 //! |-------------|------------------|----------------|------------------------------------------------|
@@ -6,6 +6,8 @@
 //! | session     | `USER#<id>`      | `SESSION#<id>` | a sign-in: its refresh-token seed and generation, client, `expires_at` (TTL) |
 //! | email claim | `EMAIL#<email>`  | `EMAIL`        | the id of the user who owns the email          |
 //! | throttle    | `THROTTLE#<mac>` | `LOGIN`        | failed sign-ins for one email ([`LoginThrottle`]) |
+//! | code        | `CODE#<email>`   | `<PURPOSE>#<user id>` | a one-time code sent to the address: keyed hashes of its token and code, tries, `expires_at` |
+//! | mail rate   | `MAILRATE#<email>` | `MAIL`       | messages sent to the address: the last of each kind, this hour's count |
 //!
 //! Registration writes the user, its claim and its first session in one `TransactWriteItems`,
 //! the first two conditional on `attribute_not_exists(pk)`: DynamoDB, not a read-then-write,
@@ -17,6 +19,7 @@
 //! throttle and `item` the one conversion between items and domain types.
 
 mod account;
+mod codes;
 mod item;
 mod sessions;
 mod throttle;
@@ -34,6 +37,7 @@ use crate::password::PasswordHashString;
 use crate::session::Session;
 use crate::user::{User, UserId};
 
+pub use codes::{APPLY_ATTEMPTS, MailLimits};
 pub use item::{PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
 pub use throttle::{Admission, LoginThrottle};
 
@@ -82,27 +86,33 @@ impl UserStore {
         }
     }
 
-    /// Creates `user` with its email claim and its first session, in one transaction.
-    /// [`ApiError::EmailTaken`] if the email is already claimed.
+    /// Creates `user` with its email claim and its first session (none when sign-in must wait
+    /// for a verified address), in one transaction. [`ApiError::EmailTaken`] if the email is
+    /// already claimed.
     #[tracing::instrument(skip_all, fields(user_id = %user.id))]
     pub async fn create(
         &self,
         user: &User,
         hash: &PasswordHashString,
-        session: &Session,
+        session: Option<&Session>,
     ) -> Result<(), ApiError> {
-        self.transact(vec![
+        let mut items = vec![
             Guarded::new(self.put_new(item::email_claim_item(user))?, || {
                 ApiError::EmailTaken
             }),
             Guarded::new(self.put_new(item::user_item(user, hash))?, id_taken),
-            Guarded::new(self.put_new(item::session_item(session))?, id_taken),
-        ])
-        .await
+        ];
+        if let Some(session) = session {
+            items.push(Guarded::new(
+                self.put_new(item::session_item(session))?,
+                id_taken,
+            ));
+        }
+        self.transact(items).await
     }
 
     /// A transaction item that writes `item` only if no item has its key yet.
-    fn put_new(&self, item: item::Item) -> Result<TransactWriteItem, ApiError> {
+    pub(super) fn put_new(&self, item: item::Item) -> Result<TransactWriteItem, ApiError> {
         Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
@@ -114,7 +124,7 @@ impl UserStore {
     }
 
     /// A transaction item that deletes `user`'s email claim only if it is still theirs.
-    fn delete_own_claim(&self, user: &User) -> Result<TransactWriteItem, ApiError> {
+    pub(super) fn delete_own_claim(&self, user: &User) -> Result<TransactWriteItem, ApiError> {
         Delete::builder()
             .table_name(&self.table)
             .set_key(Some(item::email_claim_key(&user.email)))
@@ -134,7 +144,7 @@ impl UserStore {
     /// that attempt idempotent: when an answer is lost (a timeout) after the transaction
     /// committed, the retry gets the same answer instead of failing its own conditions (a
     /// registration would otherwise answer `email_taken` to its own success).
-    async fn transact(&self, items: Vec<Guarded>) -> Result<(), ApiError> {
+    pub(super) async fn transact(&self, items: Vec<Guarded>) -> Result<(), ApiError> {
         let requests: Vec<TransactWriteItem> = items.iter().map(|g| g.item.clone()).collect();
         for attempt in 1..=TRANSACTION_ATTEMPTS {
             let result = self
@@ -201,7 +211,7 @@ impl UserStore {
     }
 
     /// One strongly consistent `GetItem`, of only `attributes` when given.
-    async fn read(
+    pub(super) async fn read(
         &self,
         key: item::Item,
         attributes: Option<&[&str]>,

@@ -26,7 +26,10 @@ use crate::state::{AppState, sdk_config_loader};
 mod interleave;
 mod record;
 pub use interleave::Interleave;
-pub use record::{ActionLog, DynamoCall, Recorder};
+pub use record::{ActionLog, DynamoCall, Recorder, ServiceLog};
+
+mod mail;
+pub use mail::*;
 
 type Item = std::collections::HashMap<String, AttributeValue>;
 
@@ -112,7 +115,7 @@ pub fn parts(response: EventResponse) -> (StatusCode, lambda_http::http::HeaderM
     (status, response.headers, json)
 }
 
-fn test_config() -> Config {
+pub(crate) fn test_config() -> Config {
     record::install();
     Config::from_env().unwrap_or_else(|error| {
         panic!("{error}: handler tests need the local DynamoDB that `make test` starts")
@@ -229,7 +232,7 @@ pub async fn create_user(state: &AppState, email: &str, password: &str) -> crate
     );
     state
         .users
-        .create(&user, &hash, &session)
+        .create(&user, &hash, Some(&session))
         .await
         .expect("created");
     user
@@ -249,6 +252,23 @@ pub async fn auth_status(state: &AppState, authorization: &str) -> StatusCode {
         Ok(_) => StatusCode::OK,
         Err(error) => error.status(),
     }
+}
+
+/// The account with `id` as stored now (it must exist).
+pub async fn stored_user(state: &AppState, id: &crate::user::UserId) -> crate::user::User {
+    state
+        .users
+        .get_user(id)
+        .await
+        .expect("read")
+        .expect("the account exists")
+}
+
+/// The id of the account that holds `email` now, if any.
+pub async fn holder_of(state: &AppState, email: &str) -> Option<crate::user::UserId> {
+    let email = crate::email::Email::parse(email).expect("valid email");
+    let found = state.users.find_by_email(&email).await.expect("read");
+    found.map(|stored| stored.user.id)
 }
 
 /// The stored password hash and version of the account at `email`.
@@ -293,7 +313,10 @@ pub async fn sign_in(state: &AppState, user: &crate::user::User) -> SignedIn {
         .start_session(&session, &stored.password_hash)
         .await
         .expect("started");
-    let access = state.tokens.issue(&user.id, &session.id).expect("issued");
+    let access = state
+        .tokens
+        .issue(&user.id, &session.id, user.email_verified)
+        .expect("issued");
     let refresh = state.refresh_tokens.current(&session);
     SignedIn {
         bearer: format!("Bearer {}", access.expose_secret()),

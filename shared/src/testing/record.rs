@@ -149,7 +149,8 @@ impl Visit for FieldValue {
 }
 
 fn is_request_span(metadata: &tracing::Metadata<'_>) -> bool {
-    metadata.name() == "request" && metadata.target() == "shared::http"
+    (metadata.name() == "request" && metadata.target() == "shared::http")
+        || (metadata.name() == "invocation" && metadata.target() == "shared::runtime")
 }
 
 fn is_argon2_span(metadata: &tracing::Metadata<'_>) -> bool {
@@ -409,6 +410,36 @@ impl Intercept for ActionLog {
             }
         }
         append(&lines);
+        Ok(())
+    }
+}
+
+/// Records, for every call to another AWS service (SQS, SES) made while a handler serves a
+/// request, the route and the IAM action: `<service> <route> <action> -`, e.g.
+/// `sqs POST /register SendMessage -`. Installed on the SQS and SES clients of test states.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceLog;
+
+impl Intercept for ServiceLog {
+    fn name(&self) -> &'static str {
+        "ServiceLog"
+    }
+
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        use aws_smithy_runtime_api::client::orchestrator::Metadata;
+        let (Some(route), Some(call)) = (current_route(), cfg.load::<Metadata>()) else {
+            return Ok(());
+        };
+        let service = match call.service().to_ascii_lowercase().as_str() {
+            "sesv2" => "ses".to_owned(),
+            other => other.to_owned(),
+        };
+        append(&format!("{service}\t{route}\t{}\t-\n", call.name()));
         Ok(())
     }
 }
