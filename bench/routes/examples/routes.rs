@@ -288,7 +288,7 @@ async fn account(state: &Mailing) {
         }
     };
     let changed = measure_prepared(
-        &state.app,
+        state,
         30,
         change_password::handler,
         204,

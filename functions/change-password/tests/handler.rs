@@ -6,16 +6,17 @@ use std::sync::Arc;
 use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
 use shared::AppState;
+use shared::mail::{MailJob, Mailing, Notice};
 use shared::testing::{
-    Interleave, SignedIn, auth_status, event, interleaved_state, lambda_event, new_user, parts,
-    sign_in, state, with_header, with_json_body,
+    Interleave, SignedIn, auth_status, event, interleaved_state, lambda_event, mailing,
+    mailing_state, new_user, parts, sign_in, with_header, with_json_body,
 };
 use tokio::task::JoinSet;
 
 const PASSWORD: &str = "correct horse battery staple";
 const NEW_PASSWORD: &str = "a brand new passphrase";
 
-async fn change(state: &AppState, me: &SignedIn, event: Value) -> (StatusCode, Value) {
+async fn change(state: &Mailing, me: &SignedIn, event: Value) -> (StatusCode, Value) {
     let event = with_header(event, "authorization", &me.bearer);
     let (status, _, body) = parts(change_password::handler(state, lambda_event(&event)).await);
     (status, body)
@@ -34,7 +35,7 @@ async fn refresh_status(state: &AppState, token: &str) -> StatusCode {
 
 #[tokio::test]
 async fn the_password_changes_and_every_other_session_ends() {
-    let state = state().await;
+    let (state, queue) = mailing_state().await;
     let user = new_user(&state, "password-ok").await;
     let me = sign_in(&state, &user).await;
     let other = sign_in(&state, &user).await;
@@ -42,6 +43,14 @@ async fn the_password_changes_and_every_other_session_ends() {
     let (status, body) = change(&state, &me, event("change-password/ok")).await;
 
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(
+        queue.jobs().await,
+        vec![MailJob::Notice {
+            address: user.email.as_str().to_owned(),
+            notice: Notice::PasswordChanged
+        }],
+        "the owner is told"
+    );
     assert_eq!(
         auth_status(&state, &me.bearer).await,
         StatusCode::OK,
@@ -71,7 +80,7 @@ async fn the_password_changes_and_every_other_session_ends() {
 
 #[tokio::test]
 async fn the_current_password_and_the_policy_are_checked() {
-    let state = state().await;
+    let state = mailing_state().await.0;
     let user = new_user(&state, "password-checks").await;
     let me = sign_in(&state, &user).await;
     let wrong = with_json_body(
@@ -107,7 +116,7 @@ async fn the_current_password_and_the_policy_are_checked() {
 /// session can no longer be refreshed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn once_the_change_has_answered_no_other_session_refreshes() {
-    let state = Arc::new(state().await);
+    let state = Arc::new(mailing_state().await.0);
     let user = new_user(&state, "password-race").await;
     let me = sign_in(&state, &user).await;
     let other = sign_in(&state, &user).await;
@@ -133,7 +142,7 @@ async fn once_the_change_has_answered_no_other_session_refreshes() {
 
 #[tokio::test]
 async fn a_missing_or_expired_token_is_refused_with_its_challenge() {
-    let state = state().await;
+    let state = mailing_state().await.0;
     shared::testing::assert_standard_bearer_refusals("change-password", |event| {
         change_password::handler(&state, event)
     })
@@ -142,8 +151,8 @@ async fn a_missing_or_expired_token_is_refused_with_its_challenge() {
 
 /// After a change through `interleaved`, the caller's session goes on, every other is over, and
 /// only the new password signs in.
-async fn assert_changed(interleaved: &AppState, fault: &Interleave, tag: &str) {
-    let state = state().await;
+async fn assert_changed(interleaved: &Mailing, fault: &Interleave, tag: &str) {
+    let state = mailing_state().await.0;
     let user = new_user(&state, tag).await;
     let me = sign_in(&state, &user).await;
     let other = sign_in(&state, &user).await;
@@ -180,7 +189,7 @@ async fn assert_changed(interleaved: &AppState, fault: &Interleave, tag: &str) {
 async fn a_failing_sweep_leaves_no_other_session_usable() {
     for operation in ["Query", "BatchWriteItem"] {
         let fault = Interleave::fail(operation);
-        let interleaved = interleaved_state(fault.clone()).await;
+        let interleaved = mailing(interleaved_state(fault.clone()).await).await.0;
         assert_changed(&interleaved, &fault, "password-sweep-fails").await;
     }
 }
@@ -191,6 +200,6 @@ async fn a_failing_sweep_leaves_no_other_session_usable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_answer_to_a_committed_change_is_still_204() {
     let fault = Interleave::lose_answer("TransactWriteItems").touching("USER");
-    let interleaved = interleaved_state(fault.clone()).await;
+    let interleaved = mailing(interleaved_state(fault.clone()).await).await.0;
     assert_changed(&interleaved, &fault, "password-answer-lost").await;
 }

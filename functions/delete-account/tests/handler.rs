@@ -6,9 +6,11 @@ use std::sync::Arc;
 use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
 use shared::AppState;
+use shared::codes::Purpose;
 use shared::testing::{
-    Interleave, SignedIn, auth_status, event, interleaved_state, items_mentioning, lambda_event,
-    new_user, parts, sign_in, state, stored_users_with_email, with_header, with_json_body,
+    Interleave, SignedIn, auth_status, event, interleaved_state, issue_code, items_mentioning,
+    lambda_event, new_user, parts, sign_in, state, stored_users_with_email, with_header,
+    with_json_body,
 };
 use tokio::task::JoinSet;
 
@@ -31,6 +33,21 @@ async fn the_account_its_claim_and_every_session_go_and_the_address_is_free_at_o
     let user = new_user(&state, "delete-ok").await;
     let me = sign_in(&state, &user).await;
     let other = sign_in(&state, &user).await;
+    // Mailed codes outstanding: they go with the account.
+    let pending = shared::email::Email::parse(&shared::testing::unique_email("delete-pending"))
+        .expect("valid");
+    let user = state
+        .users
+        .request_email_change(&user, None, &pending)
+        .await
+        .expect("recorded");
+    for (purpose, address) in [
+        (Purpose::Verify, user.email.as_str()),
+        (Purpose::Reset, user.email.as_str()),
+        (Purpose::ChangeEmail, pending.as_str()),
+    ] {
+        issue_code(&state, user.id, purpose, address).await;
+    }
 
     let (status, body) = delete(&state, &me, event("delete-account/ok")).await;
 
@@ -49,7 +66,7 @@ async fn the_account_its_claim_and_every_session_go_and_the_address_is_free_at_o
     assert_eq!(
         items_mentioning(&user.id.to_string()).await,
         0,
-        "no session, no claim left"
+        "no session, no claim, no code left"
     );
     let again = json!({"email": user.email.as_str(), "password": PASSWORD});
     let register = with_json_body(event("register/ok"), &again);

@@ -225,6 +225,8 @@ impl UserStore {
     /// exists authenticates nothing and refreshes nothing (both read the user with the session),
     /// and no sign-in can start one (its session write is conditional on the user's hash). So a
     /// sweep that fails is logged, and the deletion still answers success; TTL removes the rest.
+    /// The account's mailed codes are swept the same way (each check reads the account first, so
+    /// a code of a deleted account unlocks nothing either).
     #[tracing::instrument(skip_all, fields(user_id = %user.id))]
     pub async fn delete_account(&self, user: &User) -> Result<(), ApiError> {
         let user_delete = Delete::builder()
@@ -249,6 +251,12 @@ impl UserStore {
             tracing::warn!(
                 code = error.code(),
                 "account deleted; its sessions remain for TTL to remove"
+            );
+        }
+        if let Err(error) = self.delete_codes(user).await {
+            tracing::warn!(
+                code = error.code(),
+                "account deleted; its codes remain for TTL to remove (they unlock nothing)"
             );
         }
         Ok(())

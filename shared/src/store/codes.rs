@@ -4,7 +4,9 @@
 //! its attempts and its lifetime, is an item of the very transaction that applies it.
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, DeleteRequest, TransactWriteItem, WriteRequest,
+};
 
 use super::account::Change;
 use super::item::{self, n, s};
@@ -177,6 +179,48 @@ impl UserStore {
             TransactWriteItem::builder().delete(delete).build(),
             || ApiError::internal("an unconditional delete cannot fail its condition"),
         ))
+    }
+
+    /// Deletes every code `user` may have outstanding: verification and reset at its address,
+    /// confirmation at its pending one (one `BatchWriteItem`; a key without an item is no error).
+    pub(super) async fn delete_codes(&self, user: &User) -> Result<(), ApiError> {
+        let mut keys = vec![
+            item::code_key(user.email.as_str(), Purpose::Verify, &user.id),
+            item::code_key(user.email.as_str(), Purpose::Reset, &user.id),
+        ];
+        if let Some(pending) = &user.pending_email {
+            keys.push(item::code_key(
+                pending.as_str(),
+                Purpose::ChangeEmail,
+                &user.id,
+            ));
+        }
+        let requests = keys
+            .into_iter()
+            .map(|key| {
+                DeleteRequest::builder()
+                    .set_key(Some(key))
+                    .build()
+                    .map(|delete| WriteRequest::builder().delete_request(delete).build())
+                    .map_err(ApiError::internal)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let output = self
+            .client
+            .batch_write_item()
+            .request_items(&self.table, requests)
+            .send()
+            .await
+            .map_err(storage_error)?;
+        if output
+            .unprocessed_items
+            .is_some_and(|tables| tables.values().any(|items| !items.is_empty()))
+        {
+            return Err(ApiError::Unavailable(
+                "DynamoDB left code deletes unprocessed".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Marks `user`'s address verified, using up `record` (a verification code sent to it), in
