@@ -17,7 +17,7 @@ DDB_PORT ?= 8000
 ARM_TARGET := aarch64-unknown-linux-gnu
 CARGO_DENY_VERSION := 0.20.2
 
-.PHONY: help venv dev stop mail test fuzz-api lint audit fmt docs route build deploy bench clean
+.PHONY: help venv dev stop mail rotate-key test fuzz-api lint audit fmt docs route build deploy bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}' \
@@ -40,6 +40,11 @@ dev: venv ## Run the API on 127.0.0.1:$(PORT), DynamoDB on $(DDB_PORT), the Open
 stop: ## Stop a make dev running in the background on $(PORT) (exits 0)
 	@if [ -f .local/dev-$(PORT).pid ]; then kill -TERM "$$(cat .local/dev-$(PORT).pid)"; \
 	  else echo "no make dev is running on port $(PORT)" >&2; exit 1; fi
+
+rotate-key: venv ## Move the access-token keyset one step: STEP=init|stage|promote|retire|status [SECRET=<arn> STACK=<name>] [ALG=RS256] [FORCE=1]
+	cd dev && ../$(VENV)/bin/python rotate_key.py "$(or $(STEP),status)" --alg "$(or $(ALG),ES256)" \
+	  $(if $(SECRET),--secret-id "$(SECRET)" $(if $(STACK),--stack "$(STACK)"),--file "$(CURDIR)/.local/token-keys-$(or $(ALG),ES256).json") \
+	  $(if $(FORCE),--force)
 
 mail: venv ## Show the mail the local SES has sent (make dev on $(DDB_PORT)); TO=<address> for one recipient
 	$(VENV)/bin/python dev/mail.py --endpoint http://127.0.0.1:$(DDB_PORT) $(if $(TO),--to "$(TO)")

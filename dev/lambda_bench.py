@@ -491,9 +491,9 @@ def secret_init(args, base_env: dict[str, str]) -> None:
     )["ARN"]
     secrets = DynamoProxy(args.ddb, delay_ms=40)
     threading.Thread(target=secrets.serve_forever, daemon=True).start()
-    env = {k: v for k, v in base_env.items() if k != "TOKEN_SIGNING_KEY"}
+    env = {k: v for k, v in base_env.items() if k != "HMAC_KEY"}
     env |= {
-        "TOKEN_SIGNING_KEY_SECRET_ARN": arn,
+        "HMAC_KEY_SECRET_ARN": arn,
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": f"http://127.0.0.1:{secrets.server_address[1]}",
         "ARGON2_MEMORY_KIB": "65536",
         "AWS_LAMBDA_FUNCTION_NAME": "login",

@@ -88,13 +88,20 @@ start_docs() {
 # start_api PORT DDB_PORT TABLE [LOG [EXTRA ARGS...]]: cargo lambda watch on 127.0.0.1:PORT with
 # the template's routes (from Cargo.toml), the local env file, and the given DynamoDB port and
 # table; EXTRA ARGS (e.g. more --env-var) go to cargo lambda watch.
+# token_keys [ALG]: the local access-token keyset's file (ES256 by default), generated on first
+# use under .local/ (out of git), printed as an absolute path.
+token_keys() {
+  "$PY" "$ROOT/dev/token_keys.py" --alg "${1:-ES256}" --out "$STATE_DIR/token-keys-${1:-ES256}.json"
+}
+
 # mail_queue_url DDB_PORT TABLE: the local mail queue create_table makes beside TABLE.
 mail_queue_url() {
   echo "http://127.0.0.1:$1/123456789012/$2-mail"
 }
 
 # start_api PORT DDB_PORT TABLE [LOG] [cargo lambda watch options]: the functions on PORT, with
-# DynamoDB, SQS and SES at the local endpoint on DDB_PORT.
+# DynamoDB, SQS and SES at the local endpoint on DDB_PORT, signing access tokens with the local
+# keyset of API_ALG (ES256 unless set).
 start_api() {
   local port=$1 ddb_port=$2 table=$3 log=${4:-}
   shift $(( $# < 4 ? $# : 4 ))
@@ -104,6 +111,9 @@ start_api() {
     --env-var "AWS_ENDPOINT_URL_DYNAMODB=$aws" --env-var "AWS_ENDPOINT_URL_SQS=$aws"
     --env-var "AWS_ENDPOINT_URL_SESV2=$aws"
     --env-var "MAIL_QUEUE_URL=$(mail_queue_url "$ddb_port" "$table")"
+    --env-var "TOKEN_SIGNING_ALG=${API_ALG:-ES256}"
+    --env-var "TOKEN_KEYS_FILE=$(token_keys "${API_ALG:-ES256}")"
+    --env-var "TOKEN_ISSUER=http://127.0.0.1:$port"
     --env-var "TABLE_NAME=$table" "$@")
   if [ -n "$log" ]; then
     PATH="$VENV/bin:$PATH" setsid "${cmd[@]}" >"$log" 2>&1 &

@@ -42,9 +42,9 @@ SUB = "6f1c2d4e-8a9b-4c3d-9e8f-0a1b2c3d4e5f"
 
 def dev_key() -> bytes:
     for line in (ROOT / "dev" / "local.env").read_text().splitlines():
-        if line.startswith("TOKEN_SIGNING_KEY="):
+        if line.startswith("HMAC_KEY="):
             return line.split("=", 1)[1].encode()
-    raise SystemExit("TOKEN_SIGNING_KEY not found in dev/local.env")
+    raise SystemExit("HMAC_KEY not found in dev/local.env")
 
 
 def b64(data: bytes) -> str:

@@ -19,6 +19,7 @@ grant (the handler tests record every DynamoDB call) and what the memory size mu
 from __future__ import annotations
 
 import argparse
+import json
 import pathlib
 import re
 import sys
@@ -175,7 +176,7 @@ def template_block(name: str, method: str, path: str, bearer: bool, summary: str
       BuildMethod: rust-cargolambda
       BuildProperties: {{Binary: {name}}}
     Properties:
-      Description: {method} {path} - {summary[0].lower() + summary[1:]}.
+      Description: {json.dumps(f"{method} {path} - {summary[0].lower() + summary[1:]}.")}
       Role: !GetAtt {resource}Role.Arn
       LoggingConfig: {{LogGroup: !Ref {resource}Logs}}
       Events:
@@ -225,7 +226,7 @@ def openapi_operation(name: str, method: str, bearer: bool, summary: str) -> str
 """
     return f"""    {method.lower()}:
       operationId: {camel(name)}
-      summary: {summary}
+      summary: {json.dumps(summary)}
       description: |
         {summary}. (Describe the route here: what it accepts, what it guarantees, what each
         refusal means; README's route table is generated from this document.)
@@ -253,7 +254,7 @@ def insert_router_entry(manifest: str, path: str, method: str, name: str) -> str
 def insert_request(requests: str, method: str, path: str, bearer: bool, summary: str) -> str:
     """One request, while the account of the file's walk-through is still signed in."""
     auth = "Authorization: Bearer {{again.response.body.$.access_token}}\n" if bearer else ""
-    block = f"### {summary}\n# expect {200 if bearer else 204}\n{method} {{{{baseUrl}}}}{path}\n{auth}\n"
+    block = f"### {summary}\n# expect {200 if bearer or method == 'GET' else 204}\n{method} {{{{baseUrl}}}}{path}\n{auth}\n"
     anchor = "### Delete the account"
     return requests.replace(anchor, block + anchor)
 

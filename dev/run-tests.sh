@@ -23,6 +23,10 @@ E2E_THROTTLE_BASE_DELAY_SECONDS=30
 start_api "$API_PORT" "$DDB_PORT" "$TABLE" "$STATE_DIR/api-test.log" \
   --env-var "LOGIN_THROTTLE_BASE_DELAY_SECONDS=$E2E_THROTTLE_BASE_DELAY_SECONDS"
 wait_for_http "http://127.0.0.1:$API_PORT/profile" 300
+# A second API signing with RS256 (the JWT authorizer's algorithm), for the interoperability test.
+RS256_PORT=$(free_port)
+API_ALG=RS256 start_api "$RS256_PORT" "$DDB_PORT" "$TABLE" "$STATE_DIR/api-rs256-test.log"
+wait_for_http "http://127.0.0.1:$RS256_PORT/profile" 300
 start_mail_poller "$API_PORT" "$DDB_PORT" "$TABLE" "$STATE_DIR/mail-test.log"
 
 echo "==> cargo test (unit, store, handler, concurrency, end-to-end)"
@@ -33,11 +37,19 @@ set +a
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DDB_PORT" TABLE_NAME="$TABLE"
 export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$DDB_PORT" AWS_ENDPOINT_URL_SESV2="http://127.0.0.1:$DDB_PORT"
 export MAIL_QUEUE_URL="$(mail_queue_url "$DDB_PORT" "$TABLE")"
+TOKEN_KEYS_FILE="$(token_keys ES256)"
+# The handler tests' tokens carry the local API's issuer, as its own do.
+export TOKEN_KEYS_FILE TOKEN_ISSUER="http://127.0.0.1:$API_PORT"
 export E2E_BASE_URL="http://127.0.0.1:$API_PORT" E2E_THROTTLE_BASE_DELAY_SECONDS
+export E2E_RS256_BASE_URL="http://127.0.0.1:$RS256_PORT"
 # The handler tests record what each route's handler did (DynamoDB calls, argon2, answers, log
 # lines) here; dev/tests/test_records.py holds the template and the logs to them.
 rm -rf target/handler-records
 cargo test --workspace --no-fail-fast
+
+echo "==> jose for the interoperability test (npm ci from dev/interop's lockfile)"
+command -v node >/dev/null || { echo "error: make test needs Node.js 20+ (node) for the jose interoperability check" >&2; exit 1; }
+(cd dev/interop && npm ci --no-audit --no-fund --silent)
 
 echo "==> records, template, contract and local-run checks (IAM, logs, sam validate, cfn-lint, OpenAPI, requests.http, make dev)"
 LOCAL_DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" "$PY" -m pytest -q -p no:cacheprovider dev/tests

@@ -12,7 +12,7 @@ import config_table
 ROOT = cfn.ROOT
 TEMPLATE = cfn.load_template()
 SET_BY_TEMPLATE = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
-LOCAL_ONLY = {"TOKEN_SIGNING_KEY"}  # in AWS the key comes from Secrets Manager, by ARN
+LOCAL_ONLY = {"HMAC_KEY", "TOKEN_KEYS_FILE"}  # in AWS the keys come from Secrets Manager, by ARN
 
 
 @functools.cache
@@ -55,7 +55,7 @@ def test_template_parameters_have_the_table_default_and_range():
 def test_local_env_sets_every_variable_within_its_range():
     local = dict(re.findall(r"^([A-Z0-9_]+)=(.*)$", (ROOT / "dev" / "local.env").read_text(), re.M))
     for name, variable in variables().items():
-        if name == "TOKEN_SIGNING_KEY_SECRET_ARN":
+        if name in ("HMAC_KEY_SECRET_ARN", "TOKEN_KEYS_SECRET_ARN"):
             assert name not in local, "locally the key is inline"
             continue
         assert name in local, f"{name} missing from dev/local.env"

@@ -219,8 +219,8 @@ def _fixed_secrets() -> dict[str, str]:
         ):
             secrets[value] = f"a password of {file.relative_to(ROOT)}"
     env = (ROOT / "dev" / "local.env").read_text()
-    (key,) = re.findall(r"^TOKEN_SIGNING_KEY=(.+)$", env, re.M)
-    secrets[key] = "the development signing key"
+    (key,) = re.findall(r"^HMAC_KEY=(.+)$", env, re.M)
+    secrets[key] = "the development HMAC key"
     return secrets
 
 

@@ -38,6 +38,23 @@ pub struct Authenticated {
 /// gone is [`ApiError::InvalidToken`].
 pub async fn authenticate(state: &AppState, request: &Request) -> Result<Authenticated, ApiError> {
     let principal = verify_bearer(&state.tokens, request)?;
+    check_session(state, principal).await
+}
+
+/// [`authenticate`] for one `Authorization` value, as a Lambda authorizer receives it (its
+/// identity source): the same token rules, and the same session check, so a route behind the
+/// authorizer stops accepting a token the moment its session ends, as this API's own routes do.
+pub async fn authenticate_header(
+    state: &AppState,
+    authorization: &str,
+) -> Result<Authenticated, ApiError> {
+    let principal = verify_bearer_value(&state.tokens, authorization)?;
+    check_session(state, principal).await
+}
+
+/// The session check of [`authenticate`]: the token's session is alive, its user exists, and the
+/// session was started on the account's current password. One strongly consistent round trip.
+async fn check_session(state: &AppState, principal: Principal) -> Result<Authenticated, ApiError> {
     let (user, session) = state
         .users
         .get_with_session(&principal.user_id, &principal.session_id)
@@ -91,6 +108,15 @@ pub fn verify_bearer(tokens: &TokenService, request: &Request) -> Result<Princip
     let value = value
         .to_str()
         .map_err(|_| rejected("authorization header is not text"))?;
+    verify_bearer_value(tokens, value)
+}
+
+/// [`verify_bearer`] for one header value already read.
+pub fn verify_bearer_value(tokens: &TokenService, value: &str) -> Result<Principal, ApiError> {
+    let rejected = |reason: &'static str| {
+        tracing::debug!(reason, "authorization rejected");
+        ApiError::InvalidToken
+    };
     if value.contains(',') {
         return Err(rejected("more than one authorization header"));
     }

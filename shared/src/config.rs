@@ -80,26 +80,47 @@ pub const TABLE_NAME: Variable = Variable {
     range: None,
     doc: "the DynamoDB table",
 };
-/// ARN of the Secrets Manager secret holding the token signing key (used in AWS).
-pub const TOKEN_SIGNING_KEY_SECRET_ARN: Variable = Variable {
-    name: "TOKEN_SIGNING_KEY_SECRET_ARN",
-    default: Unset::OneOf("TOKEN_SIGNING_KEY"),
+/// ARN of the Secrets Manager secret holding the HMAC key (used in AWS).
+pub const HMAC_KEY_SECRET_ARN: Variable = Variable {
+    name: "HMAC_KEY_SECRET_ARN",
+    default: Unset::OneOf("HMAC_KEY"),
     range: None,
-    doc: "ARN of the Secrets Manager secret holding the signing key (AWS)",
+    doc: "ARN of the Secrets Manager secret holding the HMAC key (AWS): refresh tokens, login-throttle keys and mailed codes are derived from it (it signed the HS256 access tokens before ES256/RS256: keep its value and nobody is signed out)",
 };
-/// The token signing key itself (used locally).
-pub const TOKEN_SIGNING_KEY: Variable = Variable {
-    name: "TOKEN_SIGNING_KEY",
-    default: Unset::OneOf("TOKEN_SIGNING_KEY_SECRET_ARN"),
+/// The HMAC key itself (used locally).
+pub const HMAC_KEY: Variable = Variable {
+    name: "HMAC_KEY",
+    default: Unset::OneOf("HMAC_KEY_SECRET_ARN"),
     range: None,
-    doc: "the signing key itself (local development only); at least 32 bytes either way",
+    doc: "the HMAC key itself (local development only); at least 32 bytes either way",
+};
+/// The algorithm access tokens are signed with.
+pub const TOKEN_SIGNING_ALG: Variable = Variable {
+    name: "TOKEN_SIGNING_ALG",
+    default: Unset::Text("ES256"),
+    range: None,
+    doc: "`ES256` or `RS256` (which API Gateway's JWT authorizer needs): the algorithm of the keyset's current key; a function refuses to start on a keyset whose current key has another",
+};
+/// ARN of the Secrets Manager secret holding the access-token keyset (used in AWS).
+pub const TOKEN_KEYS_SECRET_ARN: Variable = Variable {
+    name: "TOKEN_KEYS_SECRET_ARN",
+    default: Unset::OneOf("TOKEN_KEYS_FILE"),
+    range: None,
+    doc: "ARN of the Secrets Manager secret holding the access-token keyset (AWS): next, current and previous private keys, see `make rotate-key`",
+};
+/// A file holding the access-token keyset (used locally).
+pub const TOKEN_KEYS_FILE: Variable = Variable {
+    name: "TOKEN_KEYS_FILE",
+    default: Unset::OneOf("TOKEN_KEYS_SECRET_ARN"),
+    range: None,
+    doc: "a file holding the access-token keyset (local development only: `make dev` and `make test` generate it under `.local/`, out of git)",
 };
 /// The `iss` claim.
 pub const TOKEN_ISSUER: Variable = Variable {
     name: "TOKEN_ISSUER",
-    default: Unset::Text("accounts-api"),
+    default: Unset::Text("http://127.0.0.1:9000"),
     range: None,
-    doc: "the `iss` claim written and required",
+    doc: "the `iss` claim written and required: the API's public base URL (http or https), under which `/.well-known/openid-configuration` and `/.well-known/jwks.json` are served; the template sets the API's own URL unless `TokenIssuer` names another (a custom domain)",
 };
 /// The `aud` claim.
 pub const TOKEN_AUDIENCE: Variable = Variable {
@@ -281,8 +302,11 @@ pub const RUST_LOG: Variable = Variable {
 /// Every variable the functions read, in the order README lists them.
 pub const VARIABLES: &[Variable] = &[
     TABLE_NAME,
-    TOKEN_SIGNING_KEY_SECRET_ARN,
-    TOKEN_SIGNING_KEY,
+    HMAC_KEY_SECRET_ARN,
+    HMAC_KEY,
+    TOKEN_SIGNING_ALG,
+    TOKEN_KEYS_SECRET_ARN,
+    TOKEN_KEYS_FILE,
     TOKEN_ISSUER,
     TOKEN_AUDIENCE,
     ACCESS_TOKEN_TTL_SECONDS,
@@ -311,12 +335,21 @@ pub const VARIABLES: &[Variable] = &[
     RUST_LOG,
 ];
 
-/// Where the token signing key comes from.
+/// Where the HMAC key comes from.
 #[derive(Debug)]
 pub enum KeySource {
-    /// The key itself, from [`TOKEN_SIGNING_KEY`].
+    /// The key itself, from [`HMAC_KEY`].
     Inline(SecretString),
-    /// A Secrets Manager secret, from [`TOKEN_SIGNING_KEY_SECRET_ARN`].
+    /// A Secrets Manager secret, from [`HMAC_KEY_SECRET_ARN`].
+    SecretArn(String),
+}
+
+/// Where the access-token keyset comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeysetSource {
+    /// A file, from [`TOKEN_KEYS_FILE`].
+    File(std::path::PathBuf),
+    /// A Secrets Manager secret, from [`TOKEN_KEYS_SECRET_ARN`].
     SecretArn(String),
 }
 
@@ -325,8 +358,12 @@ pub enum KeySource {
 pub struct Config {
     /// See [`TABLE_NAME`].
     pub table_name: String,
-    /// See [`TOKEN_SIGNING_KEY`] and [`TOKEN_SIGNING_KEY_SECRET_ARN`].
-    pub signing_key: KeySource,
+    /// See [`HMAC_KEY`] and [`HMAC_KEY_SECRET_ARN`].
+    pub hmac_key: KeySource,
+    /// See [`TOKEN_KEYS_FILE`] and [`TOKEN_KEYS_SECRET_ARN`].
+    pub token_keys: KeysetSource,
+    /// See [`TOKEN_SIGNING_ALG`]: `ES256` or `RS256`.
+    pub token_alg: String,
     /// See [`TOKEN_ISSUER`].
     pub token_issuer: String,
     /// See [`TOKEN_AUDIENCE`].
@@ -442,8 +479,8 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get =
             |variable: Variable| lookup(variable.name).filter(|value| !value.trim().is_empty());
-        let (arn, key) = (TOKEN_SIGNING_KEY_SECRET_ARN.name, TOKEN_SIGNING_KEY.name);
-        let signing_key = match (get(TOKEN_SIGNING_KEY_SECRET_ARN), get(TOKEN_SIGNING_KEY)) {
+        let (arn, key) = (HMAC_KEY_SECRET_ARN.name, HMAC_KEY.name);
+        let hmac_key = match (get(HMAC_KEY_SECRET_ARN), get(HMAC_KEY)) {
             (Some(arn), None) => KeySource::SecretArn(arn),
             (None, Some(key)) => KeySource::Inline(SecretString::from(key)),
             (Some(_), Some(_)) => {
@@ -459,6 +496,30 @@ impl Config {
                 });
             }
         };
+        let (arn, file) = (TOKEN_KEYS_SECRET_ARN.name, TOKEN_KEYS_FILE.name);
+        let token_keys = match (get(TOKEN_KEYS_SECRET_ARN), get(TOKEN_KEYS_FILE)) {
+            (Some(arn), None) => KeysetSource::SecretArn(arn),
+            (None, Some(path)) => KeysetSource::File(path.into()),
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    name: file,
+                    reason: format!("set {file} or {arn}, not both"),
+                });
+            }
+            (None, None) => {
+                return Err(ConfigError::Invalid {
+                    name: file,
+                    reason: format!("set {arn} (in AWS) or {file} (locally)"),
+                });
+            }
+        };
+        let token_alg = text(&get, TOKEN_SIGNING_ALG);
+        if !matches!(token_alg.as_str(), "ES256" | "RS256") {
+            return Err(ConfigError::Invalid {
+                name: TOKEN_SIGNING_ALG.name,
+                reason: "must be ES256 or RS256".to_owned(),
+            });
+        }
         let number = |variable| number(&get, variable);
         let seconds = |variable| number(variable).map(Duration::from_secs);
         let sessions = SessionSettings {
@@ -495,6 +556,15 @@ impl Config {
                 reason: "must be an http or https URL".to_owned(),
             });
         }
+        let token_issuer = text(&get, TOKEN_ISSUER);
+        if !url::Url::parse(&token_issuer)
+            .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
+        {
+            return Err(ConfigError::Invalid {
+                name: TOKEN_ISSUER.name,
+                reason: "must be the API's public base URL (http or https)".to_owned(),
+            });
+        }
         let verification_required = match text(&get, EMAIL_VERIFICATION_REQUIRED).as_str() {
             "true" => true,
             "false" => false,
@@ -523,8 +593,10 @@ impl Config {
         Ok(Self {
             mail,
             table_name,
-            signing_key,
-            token_issuer: text(&get, TOKEN_ISSUER),
+            hmac_key,
+            token_keys,
+            token_alg,
+            token_issuer,
             token_audience: text(&get, TOKEN_AUDIENCE),
             access_token_ttl: seconds(ACCESS_TOKEN_TTL_SECONDS)?,
             password_min_length: narrow(number(PASSWORD_MIN_LENGTH)?, PASSWORD_MIN_LENGTH)?,
@@ -607,9 +679,10 @@ mod tests {
         Config::from_lookup(|name| vars.get(name).cloned())
     }
 
-    const MINIMAL: [(Variable, &str); 3] = [
+    const MINIMAL: [(Variable, &str); 4] = [
         (TABLE_NAME, "users"),
-        (TOKEN_SIGNING_KEY, "k"),
+        (HMAC_KEY, "k"),
+        (TOKEN_KEYS_FILE, "/tmp/keys.json"),
         (MAIL_QUEUE_URL, "http://127.0.0.1:8000/000000000000/mail"),
     ];
 
@@ -617,7 +690,7 @@ mod tests {
     fn defaults_apply_when_only_the_required_variables_are_set() {
         let config = config(&MINIMAL).expect("valid");
         assert_eq!(config.table_name, "users");
-        assert_eq!(config.token_issuer, "accounts-api");
+        assert_eq!(config.token_issuer, "http://127.0.0.1:9000");
         assert_eq!(config.token_audience, "accounts-api");
         assert_eq!(config.access_token_ttl, Duration::from_secs(900));
         assert_eq!(config.password_min_length, 8);
@@ -630,7 +703,7 @@ mod tests {
         assert_eq!(config.sessions.reuse_grace, Duration::from_secs(10));
         assert_eq!(config.login_throttle.threshold, 5);
         assert_eq!(config.login_throttle.max_delay, Duration::from_secs(900));
-        assert!(matches!(config.signing_key, KeySource::Inline(_)));
+        assert!(matches!(config.hmac_key, KeySource::Inline(_)));
     }
 
     #[test]
@@ -655,7 +728,7 @@ mod tests {
 
     #[test]
     fn a_missing_table_name_is_named() {
-        let error = config(&[(TOKEN_SIGNING_KEY, "k")]).expect_err("invalid");
+        let error = config(&[(HMAC_KEY, "k"), (TOKEN_KEYS_FILE, "k.json")]).expect_err("invalid");
         assert_eq!(error.to_string(), "TABLE_NAME must be set");
     }
 
@@ -664,16 +737,13 @@ mod tests {
         let none = config(&[(TABLE_NAME, "t")])
             .expect_err("invalid")
             .to_string();
-        assert!(
-            none.contains(TOKEN_SIGNING_KEY.name)
-                && none.contains(TOKEN_SIGNING_KEY_SECRET_ARN.name)
-        );
+        assert!(none.contains(HMAC_KEY.name) && none.contains(HMAC_KEY_SECRET_ARN.name));
         let both = config(&[
             (TABLE_NAME, "t"),
             (MAIL_QUEUE_URL, "q"),
-            (TOKEN_SIGNING_KEY, "k"),
+            (HMAC_KEY, "k"),
             (
-                TOKEN_SIGNING_KEY_SECRET_ARN,
+                HMAC_KEY_SECRET_ARN,
                 "arn:aws:secretsmanager:eu-west-1:1:secret:x",
             ),
         ]);
@@ -681,9 +751,33 @@ mod tests {
         let arn = config(&[
             (TABLE_NAME, "t"),
             (MAIL_QUEUE_URL, "q"),
-            (TOKEN_SIGNING_KEY_SECRET_ARN, "arn:x"),
+            (HMAC_KEY_SECRET_ARN, "arn:x"),
+            (TOKEN_KEYS_SECRET_ARN, "arn:y"),
+        ])
+        .expect("valid");
+        assert!(matches!(arn.hmac_key, KeySource::SecretArn(a) if a == "arn:x"));
+        assert_eq!(arn.token_keys, KeysetSource::SecretArn("arn:y".into()));
+        let keys_twice = config(&[
+            (TABLE_NAME, "t"),
+            (MAIL_QUEUE_URL, "q"),
+            (HMAC_KEY, "k"),
+            (TOKEN_KEYS_FILE, "k.json"),
+            (TOKEN_KEYS_SECRET_ARN, "arn:y"),
         ]);
-        assert!(matches!(arn.expect("valid").signing_key, KeySource::SecretArn(a) if a == "arn:x"));
+        assert!(keys_twice.is_err());
+        let bad_alg = config(&[
+            (TABLE_NAME, "t"),
+            (MAIL_QUEUE_URL, "q"),
+            (HMAC_KEY, "k"),
+            (TOKEN_KEYS_FILE, "k.json"),
+            (TOKEN_SIGNING_ALG, "HS256"),
+        ]);
+        assert!(
+            bad_alg
+                .expect_err("refused")
+                .to_string()
+                .contains(TOKEN_SIGNING_ALG.name)
+        );
     }
 
     #[test]
@@ -748,7 +842,7 @@ mod tests {
 
     #[test]
     fn the_signing_key_never_appears_in_debug_output() {
-        let config = config(&[(TABLE_NAME, "t"), (TOKEN_SIGNING_KEY, "super-secret-key")]);
+        let config = config(&[(TABLE_NAME, "t"), (HMAC_KEY, "super-secret-key")]);
         assert!(!format!("{config:?}").contains("super-secret-key"));
     }
 }

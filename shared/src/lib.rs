@@ -16,6 +16,7 @@ pub mod email;
 pub mod error;
 pub mod http;
 pub mod json_body;
+pub mod keys;
 pub mod mail;
 pub mod password;
 pub mod recovery;

@@ -63,6 +63,17 @@ pub fn no_content() -> Response<Body> {
     response
 }
 
+/// `200 OK` with `body`, cacheable by anyone for `max_age_seconds` (public documents: the JWKS,
+/// the discovery document).
+pub fn public_json_response(body: &impl Serialize, max_age_seconds: u64) -> Response<Body> {
+    let mut response = json_response(StatusCode::OK, body);
+    let value = format!("public, max-age={max_age_seconds}");
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        response.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
+    response
+}
+
 /// `202 Accepted` with an empty JSON object: the request was taken; what follows (mail) happens
 /// off the request path, and the answer is the same whatever it will be.
 pub fn accepted() -> Response<Body> {

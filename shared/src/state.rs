@@ -6,13 +6,15 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::codes::OneTimeCodes;
 use crate::config::{
-    ARGON2_ITERATIONS, ARGON2_MEMORY_KIB, ARGON2_PARALLELISM, Config, ConfigError, KeySource,
-    MailSettings, TOKEN_SIGNING_KEY, TOKEN_SIGNING_KEY_SECRET_ARN,
+    ARGON2_ITERATIONS, ARGON2_MEMORY_KIB, ARGON2_PARALLELISM, Config, ConfigError, HMAC_KEY,
+    HMAC_KEY_SECRET_ARN, KeySource, KeysetSource, MailSettings, TOKEN_KEYS_FILE,
+    TOKEN_KEYS_SECRET_ARN, TOKEN_SIGNING_ALG,
 };
+use crate::keys::{KeySet, KeySetError};
 use crate::password::{PasswordHasher, PasswordPolicy};
 use crate::session::RefreshTokens;
 use crate::store::{LoginThrottle, UserStore};
@@ -45,12 +47,34 @@ pub enum StartupError {
     /// A variable is missing or malformed.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The signing key secret could not be read (the SDK's error is the source).
-    #[error("could not read the secret named by {TOKEN_SIGNING_KEY_SECRET_ARN}")]
-    Secret(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// The secret holds no text.
-    #[error("the secret named by {TOKEN_SIGNING_KEY_SECRET_ARN} has no SecretString")]
-    SecretNotText,
+    /// A secret could not be read (the SDK's error is the source).
+    #[error("could not read the secret named by {0}")]
+    Secret(
+        &'static str,
+        #[source] Box<dyn std::error::Error + Send + Sync>,
+    ),
+    /// A secret holds no text.
+    #[error("the secret named by {0} has no SecretString")]
+    SecretNotText(&'static str),
+    /// The keyset file could not be read.
+    #[error("could not read the file named by {TOKEN_KEYS_FILE}")]
+    KeysetFile(#[source] std::io::Error),
+    /// The keyset is not usable.
+    #[error("{variable}: {source}")]
+    Keyset {
+        /// Where it came from.
+        variable: &'static str,
+        /// What is wrong with it.
+        source: KeySetError,
+    },
+    /// The keyset's current key is not of the configured algorithm.
+    #[error("{TOKEN_SIGNING_ALG} is {configured}, but the keyset's current key is {found}")]
+    AlgorithmMismatch {
+        /// What the configuration says.
+        configured: String,
+        /// What the current key is.
+        found: String,
+    },
     /// argon2 refuses the configured cost parameters.
     #[error(
         "{ARGON2_MEMORY_KIB}, {ARGON2_ITERATIONS} and {ARGON2_PARALLELISM}: argon2 refuses these parameters"
@@ -118,16 +142,37 @@ impl AppState {
     ) -> Result<Self, StartupError> {
         // Cheap: its dummy hash is made at the first verification, in the functions that verify.
         let passwords = PasswordHasher::new(config.argon2).map_err(StartupError::Argon2)?;
-        let (key, variable) = match config.signing_key {
-            KeySource::Inline(key) => (key, TOKEN_SIGNING_KEY.name),
+        let (key, variable) = match config.hmac_key {
+            KeySource::Inline(key) => (key, HMAC_KEY.name),
             KeySource::SecretArn(arn) => (
-                fetch_secret(sdk, &arn).await?,
-                TOKEN_SIGNING_KEY_SECRET_ARN.name,
+                fetch_secret(sdk, &arn, HMAC_KEY_SECRET_ARN.name).await?,
+                HMAC_KEY_SECRET_ARN.name,
             ),
         };
         let key = SigningKey::new(key).map_err(|source| StartupError::Key { variable, source })?;
-        let tokens = TokenService::hs256(
-            &key,
+        let (keyset, variable) = match &config.token_keys {
+            KeysetSource::File(path) => (
+                SecretString::from(
+                    std::fs::read_to_string(path).map_err(StartupError::KeysetFile)?,
+                ),
+                TOKEN_KEYS_FILE.name,
+            ),
+            KeysetSource::SecretArn(arn) => (
+                fetch_secret(sdk, arn, TOKEN_KEYS_SECRET_ARN.name).await?,
+                TOKEN_KEYS_SECRET_ARN.name,
+            ),
+        };
+        let keyset = KeySet::from_json(keyset.expose_secret())
+            .map_err(|source| StartupError::Keyset { variable, source })?;
+        let found = format!("{:?}", keyset.current().alg);
+        if found != config.token_alg {
+            return Err(StartupError::AlgorithmMismatch {
+                configured: config.token_alg,
+                found,
+            });
+        }
+        let tokens = TokenService::asymmetric(
+            keyset,
             TokenSettings {
                 issuer: config.token_issuer,
                 audience: config.token_audience,
@@ -213,17 +258,21 @@ fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
         .build_https()
 }
 
-async fn fetch_secret(sdk: &SdkConfig, arn: &str) -> Result<SecretString, StartupError> {
+async fn fetch_secret(
+    sdk: &SdkConfig,
+    arn: &str,
+    variable: &'static str,
+) -> Result<SecretString, StartupError> {
     let output = aws_sdk_secretsmanager::Client::new(sdk)
         .get_secret_value()
         .secret_id(arn)
         .send()
         .await
-        .map_err(|error| StartupError::Secret(error.into()))?;
+        .map_err(|error| StartupError::Secret(variable, error.into()))?;
     output
         .secret_string
         .map(SecretString::from)
-        .ok_or(StartupError::SecretNotText)
+        .ok_or(StartupError::SecretNotText(variable))
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ pub struct SigningKey(SecretString);
 
 /// The key was shorter than [`MIN_KEY_BYTES`].
 #[derive(Debug, thiserror::Error)]
-#[error("the token signing key must be at least {MIN_KEY_BYTES} bytes, got {0}")]
+#[error("the HMAC key must be at least {MIN_KEY_BYTES} bytes, got {0}")]
 pub struct KeyTooShort(pub usize);
 
 impl SigningKey {
@@ -114,44 +114,115 @@ impl fmt::Debug for AccessToken {
 
 /// Why a token was refused; logged at debug level, never sent to the client.
 #[derive(Debug, thiserror::Error)]
-#[error("token rejected: {0}")]
-pub struct TokenRejected(#[from] jsonwebtoken::errors::Error);
+pub enum TokenRejected {
+    /// Signature, algorithm, claims or shape (jsonwebtoken's verdict).
+    #[error("token rejected: {0}")]
+    Jwt(#[from] jsonwebtoken::errors::Error),
+    /// An asymmetric token without `kid`, or whose `kid` names no key that verifies now (unknown,
+    /// removed, or only `next`).
+    #[error("token rejected: no verifying key has its kid")]
+    UnknownKey,
+    /// An asymmetric token whose `typ` is not `at+jwt` (RFC 9068): some other kind of JWT.
+    #[error("token rejected: typ is not at+jwt")]
+    NotAnAccessToken,
+}
 
-/// Issues and verifies access tokens with one pinned algorithm and key.
+/// How long verifiers may cache the JWKS and the discovery document. The rotation waits follow
+/// from it: a key is published as `next` for at least this long plus API Gateway's own JWKS cache
+/// (up to 2 hours) before it signs.
+pub const JWKS_MAX_AGE_SECONDS: u64 = 3600;
+
+/// The `typ` of access tokens (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// What signs and verifies: today's HS256 secret, or an asymmetric keyset.
+enum Keys {
+    Hs256 {
+        encoding: EncodingKey,
+        decoding: DecodingKey,
+    },
+    Asymmetric(crate::keys::KeySet),
+}
+
+/// Issues and verifies access tokens with pinned algorithms and keys.
 pub struct TokenService {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    keys: Keys,
     validation: Validation,
     settings: TokenSettings,
 }
 
 impl fmt::Debug for TokenService {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let algorithm = match &self.keys {
+            Keys::Hs256 { .. } => ALGORITHM,
+            Keys::Asymmetric(keys) => keys.current().alg,
+        };
         f.debug_struct("TokenService")
-            .field("algorithm", &ALGORITHM)
+            .field("algorithm", &algorithm)
             .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
+}
+
+/// The claim checks every token gets, for `algorithm`.
+fn validation(algorithm: Algorithm, settings: &TokenSettings) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.leeway = LEEWAY_SECONDS;
+    validation.validate_exp = true;
+    validation.validate_nbf = true;
+    validation.validate_aud = true;
+    validation.set_issuer(&[&settings.issuer]);
+    validation.set_audience(&[&settings.audience]);
+    // `iat`, `jti` and `sid` are required by the `Claims` type itself.
+    validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+    validation
 }
 
 impl TokenService {
     /// An HS256 token service. Build it once per cold start.
     pub fn hs256(key: &SigningKey, settings: TokenSettings) -> Self {
         let secret = key.0.expose_secret().as_bytes();
-        let mut validation = Validation::new(ALGORITHM);
-        validation.leeway = LEEWAY_SECONDS;
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        validation.validate_aud = true;
-        validation.set_issuer(&[&settings.issuer]);
-        validation.set_audience(&[&settings.audience]);
-        // `iat`, `jti` and `sid` are required by the `Claims` type itself.
-        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
+            keys: Keys::Hs256 {
+                encoding: EncodingKey::from_secret(secret),
+                decoding: DecodingKey::from_secret(secret),
+            },
+            validation: validation(ALGORITHM, &settings),
             settings,
+        }
+    }
+
+    /// A token service over an asymmetric keyset: tokens are signed by its current key, with
+    /// `kid` (the key's thumbprint) and `typ: at+jwt` in the header; a token verifies only with
+    /// the current or a previous key its `kid` names, under that key's own algorithm.
+    pub fn asymmetric(keys: crate::keys::KeySet, settings: TokenSettings) -> Self {
+        let algorithm = keys.current().alg;
+        Self {
+            validation: validation(algorithm, &settings),
+            keys: Keys::Asymmetric(keys),
+            settings,
+        }
+    }
+
+    /// The `iss` of the tokens it issues: the API's public base URL, under which
+    /// `/.well-known/openid-configuration` and `/.well-known/jwks.json` are served.
+    pub fn issuer(&self) -> &str {
+        &self.settings.issuer
+    }
+
+    /// The algorithm of the key that signs now.
+    pub fn algorithm(&self) -> Algorithm {
+        match &self.keys {
+            Keys::Hs256 { .. } => ALGORITHM,
+            Keys::Asymmetric(keys) => keys.current().alg,
+        }
+    }
+
+    /// The JWKS document of the published keys (`None` for HS256: its key is a secret).
+    pub fn jwks(&self) -> Option<serde_json::Value> {
+        match &self.keys {
+            Keys::Hs256 { .. } => None,
+            Keys::Asymmetric(keys) => Some(keys.jwks()),
         }
     }
 
@@ -181,8 +252,19 @@ impl TokenService {
             sid: session_id.to_string(),
             email_verified,
         };
-        let token = jsonwebtoken::encode(&Header::new(ALGORITHM), &claims, &self.encoding)
-            .map_err(ApiError::internal)?;
+        let token = match &self.keys {
+            Keys::Hs256 { encoding, .. } => {
+                jsonwebtoken::encode(&Header::new(ALGORITHM), &claims, encoding)
+            }
+            Keys::Asymmetric(keys) => {
+                let key = keys.current();
+                let mut header = Header::new(key.alg);
+                header.kid = Some(key.kid.clone());
+                header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
+                jsonwebtoken::encode(&header, &claims, key.encoding())
+            }
+        }
+        .map_err(ApiError::internal)?;
         Ok(AccessToken {
             token: SecretString::from(token),
             expires_in: ttl,
@@ -192,7 +274,30 @@ impl TokenService {
     /// Verifies signature, algorithm, `exp`, `nbf`, `iss` and `aud`, and that every claim is present
     /// with the right type.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenRejected> {
-        Ok(jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)?.claims)
+        match &self.keys {
+            Keys::Hs256 { decoding, .. } => {
+                Ok(jsonwebtoken::decode::<Claims>(token, decoding, &self.validation)?.claims)
+            }
+            Keys::Asymmetric(keys) => {
+                let header = jsonwebtoken::decode_header(token)?;
+                let typ_ok = header.typ.as_deref().is_some_and(|typ| {
+                    typ.eq_ignore_ascii_case(ACCESS_TOKEN_TYP)
+                        || typ.eq_ignore_ascii_case("application/at+jwt")
+                });
+                if !typ_ok {
+                    return Err(TokenRejected::NotAnAccessToken);
+                }
+                let key = header
+                    .kid
+                    .as_deref()
+                    .and_then(|kid| keys.verifying(kid))
+                    .ok_or(TokenRejected::UnknownKey)?;
+                // The key's own algorithm, pinned: a header naming another one is refused.
+                let mut validation = self.validation.clone();
+                validation.algorithms = vec![key.alg];
+                Ok(jsonwebtoken::decode::<Claims>(token, key.decoding(), &validation)?.claims)
+            }
+        }
     }
 }
 
@@ -375,5 +480,100 @@ mod tests {
         let printed = format!("{service:?} {token:?} {:?}", key(KEY));
         assert!(!printed.contains(KEY), "{printed}");
         assert!(!printed.contains(token.token.expose_secret()), "{printed}");
+    }
+
+    mod asymmetric {
+        use super::*;
+        use crate::keys::KeySet;
+        use crate::keys::generate::{es256_pem, keyset, rs256_pem};
+
+        fn service(keys: &[(&str, &str, &str)]) -> TokenService {
+            TokenService::asymmetric(KeySet::from_json(&keyset(keys)).expect("valid"), settings())
+        }
+
+        fn issued(service: &TokenService) -> String {
+            let token = service
+                .issue(&user_id(), &SessionId::new(), true)
+                .expect("issued");
+            token.expose_secret().to_owned()
+        }
+
+        #[test]
+        fn tokens_carry_kid_and_typ_and_verify_with_either_algorithm() {
+            for (alg, pem) in [("ES256", es256_pem()), ("RS256", rs256_pem())] {
+                let service = service(&[("current", alg, &pem)]);
+                let token = issued(&service);
+                let header = jsonwebtoken::decode_header(&token).expect("a header");
+                assert_eq!(format!("{:?}", header.alg), alg);
+                assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+                let jwks = service.jwks().expect("published");
+                assert_eq!(header.kid.as_deref(), jwks["keys"][0]["kid"].as_str());
+                let claims = service.verify(&token).expect("valid");
+                assert!(claims.email_verified);
+            }
+        }
+
+        /// Rotation: a token of the previous key still verifies; one of a removed key does not;
+        /// one signed by a key that is only `next` does not either.
+        #[test]
+        fn previous_verifies_removed_and_next_do_not() {
+            let (old, new) = (es256_pem(), es256_pem());
+            let before = service(&[("current", "ES256", &old), ("next", "ES256", &new)]);
+            let during = service(&[("previous", "ES256", &old), ("current", "ES256", &new)]);
+            let after = service(&[("current", "ES256", &new)]);
+            let by_old = issued(&before);
+            assert!(during.verify(&by_old).is_ok(), "previous verifies");
+            assert!(matches!(
+                after.verify(&by_old),
+                Err(TokenRejected::UnknownKey)
+            ));
+            let by_new = issued(&after);
+            assert!(
+                matches!(before.verify(&by_new), Err(TokenRejected::UnknownKey)),
+                "next does not"
+            );
+            assert!(during.verify(&by_new).is_ok());
+        }
+
+        #[test]
+        fn an_alg_swap_a_missing_kid_or_typ_and_hs256_tokens_are_refused() {
+            let pem = es256_pem();
+            let service = service(&[("current", "ES256", &pem)]);
+            let token = issued(&service);
+            let kid = jsonwebtoken::decode_header(&token).expect("header").kid;
+            let claims = service.verify(&token).expect("valid");
+            // HS256 "signed" with the public key as the secret: the classic algorithm confusion.
+            let public = service.jwks().expect("published").to_string();
+            let mut swapped = Header::new(Algorithm::HS256);
+            swapped.kid = kid.clone();
+            swapped.typ = Some("at+jwt".into());
+            let forged = jsonwebtoken::encode(
+                &swapped,
+                &claims,
+                &EncodingKey::from_secret(public.as_bytes()),
+            )
+            .expect("encoded");
+            assert!(service.verify(&forged).is_err(), "alg swap");
+            let mut untyped = Header::new(Algorithm::ES256);
+            untyped.kid = kid;
+            let key = EncodingKey::from_ec_pem(pem.as_bytes()).expect("key");
+            let plain = jsonwebtoken::encode(&untyped, &claims, &key).expect("encoded");
+            assert!(matches!(
+                service.verify(&plain),
+                Err(TokenRejected::NotAnAccessToken)
+            ));
+            let mut kidless = Header::new(Algorithm::ES256);
+            kidless.typ = Some("at+jwt".into());
+            let anonymous = jsonwebtoken::encode(&kidless, &claims, &key).expect("encoded");
+            assert!(matches!(
+                service.verify(&anonymous),
+                Err(TokenRejected::UnknownKey)
+            ));
+            let hs = TokenService::hs256(&SigningKey::new(KEY.into()).expect("long"), settings());
+            assert!(
+                service.verify(&issued(&hs)).is_err(),
+                "an HS256 token of before the switch"
+            );
+        }
     }
 }

@@ -1,13 +1,15 @@
 //! Cold start against the local AWS endpoint `make test` starts (moto speaks Secrets Manager as
-//! well as DynamoDB): the signing key is read from the secret named by its ARN, and a missing or
-//! short key stops start-up with a message naming the variable.
+//! well as DynamoDB): the HMAC key and the access-token keyset are read from the secrets named by
+//! their ARNs, and a missing or short key stops start-up with a message naming the variable.
 
 #![allow(clippy::expect_used)] // helpers of tests and examples: a panic is the failure
 
 use secrecy::SecretString;
-use shared::config::{Config, TOKEN_SIGNING_KEY, TOKEN_SIGNING_KEY_SECRET_ARN};
+use shared::config::{
+    Config, HMAC_KEY, HMAC_KEY_SECRET_ARN, TOKEN_KEYS_FILE, TOKEN_KEYS_SECRET_ARN,
+    TOKEN_SIGNING_ALG,
+};
 use shared::state::{AppState, StartupError, sdk_config_loader};
-use shared::token::{SigningKey, TokenService, TokenSettings};
 
 fn local_endpoint() -> String {
     std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect("set by `make test` to the local server")
@@ -49,13 +51,22 @@ async fn secret_holding(value: &str) -> String {
         .expect("an ARN")
 }
 
+/// Both keys from Secrets Manager, by ARN, as in AWS: the HMAC key (a refresh token made with a
+/// key derived from the secret's value verifies) and the access-token keyset (its current key
+/// signs, and its JWKS publishes it).
 #[tokio::test]
-async fn the_signing_key_is_read_from_the_secret_named_by_its_arn() {
+async fn the_keys_are_read_from_the_secrets_named_by_their_arns() {
     let key = "a-64-character-key-from-secrets-manager-0123456789abcdefghijklmn";
-    let arn = secret_holding(key).await;
+    let hmac_arn = secret_holding(key).await;
+    let pem = shared::keys::generate::es256_pem();
+    let keyset = shared::keys::generate::keyset(&[("current", "ES256", &pem)]);
+    let keys_arn = secret_holding(&keyset).await;
     let state = start(config(&[
-        (TOKEN_SIGNING_KEY.name, ""),
-        (TOKEN_SIGNING_KEY_SECRET_ARN.name, &arn),
+        (HMAC_KEY.name, ""),
+        (HMAC_KEY_SECRET_ARN.name, &hmac_arn),
+        (TOKEN_KEYS_FILE.name, ""),
+        (TOKEN_KEYS_SECRET_ARN.name, &keys_arn),
+        (TOKEN_SIGNING_ALG.name, "ES256"),
     ]))
     .await
     .expect("starts");
@@ -65,19 +76,34 @@ async fn the_signing_key_is_read_from_the_secret_named_by_its_arn() {
         .tokens
         .issue(&user, &shared::session::SessionId::new(), false)
         .expect("issued");
-    // A verifier holding only the secret's value accepts the token: that key signed it.
-    let settings = TokenSettings {
-        issuer: std::env::var("TOKEN_ISSUER").unwrap_or_else(|_| "accounts-api".into()),
-        audience: std::env::var("TOKEN_AUDIENCE").unwrap_or_else(|_| "accounts-api".into()),
-        ttl: std::time::Duration::from_secs(900),
-    };
-    let verifier = TokenService::hs256(
-        &SigningKey::new(SecretString::from(key)).expect("long enough"),
-        settings,
+    let header = jsonwebtoken::decode_header(token.expose_secret()).expect("a JWT");
+    let jwks = state.tokens.jwks().expect("published");
+    assert_eq!(header.kid.as_deref(), jwks["keys"][0]["kid"].as_str());
+    assert_eq!(
+        state
+            .tokens
+            .verify(token.expose_secret())
+            .expect("valid")
+            .sub,
+        user.to_string()
+    );
+    // The refresh-token key is derived from the HMAC secret's value, as before the switch.
+    let derived = shared::token::SigningKey::new(SecretString::from(key))
+        .expect("long enough")
+        .derive("accounts-api/refresh-token/v1");
+    let elsewhere = shared::session::RefreshTokens::new(derived, *state.refresh_tokens.settings());
+    let user = shared::user::User::new(
+        shared::email::Email::parse("ada@example.com").expect("valid"),
+        None,
+    );
+    let session = shared::session::Session::start(
+        &user,
+        shared::session::ClientInfo::default(),
+        state.refresh_tokens.settings(),
     );
     assert_eq!(
-        verifier.verify(token.expose_secret()).expect("valid").sub,
-        user.to_string()
+        elsewhere.current(&session).expose_secret(),
+        state.refresh_tokens.current(&session).expose_secret()
     );
 }
 
@@ -85,16 +111,13 @@ async fn the_signing_key_is_read_from_the_secret_named_by_its_arn() {
 async fn a_short_secret_refuses_to_start_naming_the_variable() {
     let arn = secret_holding("too-short-key").await;
     let error = start(config(&[
-        (TOKEN_SIGNING_KEY.name, ""),
-        (TOKEN_SIGNING_KEY_SECRET_ARN.name, &arn),
+        (HMAC_KEY.name, ""),
+        (HMAC_KEY_SECRET_ARN.name, &arn),
     ]))
     .await
     .expect_err("refuses");
     let message = error.to_string();
-    assert!(
-        message.starts_with(TOKEN_SIGNING_KEY_SECRET_ARN.name),
-        "{message}"
-    );
+    assert!(message.starts_with(HMAC_KEY_SECRET_ARN.name), "{message}");
     assert!(message.contains("at least 32 bytes"), "{message}");
     assert!(
         !message.contains("too-short-key"),
@@ -106,27 +129,25 @@ async fn a_short_secret_refuses_to_start_naming_the_variable() {
 async fn an_unreadable_secret_refuses_to_start_naming_the_variable() {
     let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:does-not-exist-AbCdEf";
     let error = start(config(&[
-        (TOKEN_SIGNING_KEY.name, ""),
-        (TOKEN_SIGNING_KEY_SECRET_ARN.name, arn),
+        (HMAC_KEY.name, ""),
+        (HMAC_KEY_SECRET_ARN.name, arn),
     ]))
     .await
     .expect_err("refuses");
-    assert!(matches!(error, StartupError::Secret(_)), "{error:?}");
+    assert!(matches!(error, StartupError::Secret(..)), "{error:?}");
     assert!(
-        error
-            .to_string()
-            .contains(TOKEN_SIGNING_KEY_SECRET_ARN.name),
+        error.to_string().contains(HMAC_KEY_SECRET_ARN.name),
         "{error}"
     );
 }
 
 #[tokio::test]
 async fn a_short_inline_key_refuses_to_start_naming_the_variable() {
-    let error = start(config(&[(TOKEN_SIGNING_KEY.name, "short")]))
+    let error = start(config(&[(HMAC_KEY.name, "short")]))
         .await
         .expect_err("refuses");
     let message = error.to_string();
-    assert!(message.starts_with("TOKEN_SIGNING_KEY: "), "{message}");
+    assert!(message.starts_with("HMAC_KEY: "), "{message}");
     assert!(
         !message.contains("short,") && !message.ends_with("short"),
         "{message}"

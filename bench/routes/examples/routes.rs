@@ -311,6 +311,55 @@ async fn account(state: &Mailing) {
     handler_row("DELETE /profile (2 sessions)", &deleted);
 }
 
+/// Access-token cost by algorithm (issue 18): `runs` signs and verifies each, HS256 (before),
+/// ES256 (the default) and RS256 (for API Gateway's JWT authorizer), in this process.
+fn token_timing(runs: usize) {
+    use shared::keys::KeySet;
+    use shared::keys::generate::{es256_pem, keyset, rs256_pem};
+    use shared::token::{SigningKey, TokenService, TokenSettings};
+    let settings = || TokenSettings {
+        issuer: "http://127.0.0.1:9000".into(),
+        audience: "accounts-api".into(),
+        ttl: Duration::from_secs(900),
+    };
+    let hs256 = SigningKey::new("a-bench-hmac-key-of-at-least-32-bytes".into()).expect("long");
+    let services = [
+        ("HS256", TokenService::hs256(&hs256, settings())),
+        (
+            "ES256",
+            TokenService::asymmetric(
+                KeySet::from_json(&keyset(&[("current", "ES256", &es256_pem())])).expect("valid"),
+                settings(),
+            ),
+        ),
+        (
+            "RS256",
+            TokenService::asymmetric(
+                KeySet::from_json(&keyset(&[("current", "RS256", &rs256_pem())])).expect("valid"),
+                settings(),
+            ),
+        ),
+    ];
+    let user = shared::user::UserId::new();
+    let session = shared::session::SessionId::new();
+    for (name, service) in &services {
+        let mut signs = Vec::with_capacity(runs);
+        let mut verifies = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let started = Instant::now();
+            let token = service.issue(&user, &session, true).expect("issued");
+            signs.push(started.elapsed());
+            let started = Instant::now();
+            service.verify(token.expose_secret()).expect("valid");
+            verifies.push(started.elapsed());
+        }
+        signs.sort();
+        verifies.sort();
+        row(&format!("access token sign, {name}"), &signs, &[]);
+        row(&format!("access token verify, {name}"), &verifies, &[]);
+    }
+}
+
 /// `POST /password/forgot` timing must not tell whether an account exists either: `pairs`
 /// interleaved requests, one for an address with an account and one for an address without
 /// (each pair in alternating order), and the per-pair ratio known / unknown. (Both do the same
@@ -475,6 +524,10 @@ fn handler_row(name: &str, samples: &[Sample]) {
 async fn main() {
     tracing::subscriber::set_global_default(tracing_subscriber::registry().with(ExcludedTime))
         .expect("the only subscriber");
+    if std::env::args().nth(1).as_deref() == Some("token-timing") {
+        token_timing(2000);
+        return;
+    }
     let (mailing, _queue) = mailing_state().await;
     if std::env::args().nth(1).as_deref() == Some("forgot-timing") {
         // Only the forgot-password timing pairs (documented in docs/benchmarks.md).
@@ -536,6 +589,7 @@ async fn main() {
     account(&mailing).await;
 
     println!();
+    token_timing(500);
     forgot_timing(&mailing, 120).await;
     enumeration_timing(120).await;
 }

@@ -209,3 +209,41 @@ async fn unprocessed_reads_are_retried_then_answered_503_never_401() {
     assert_service_unavailable(profile::handler(&throttled, lambda_event(&event)).await);
     assert!(always.ran());
 }
+
+/// Key rotation, as the functions see it: a token signed by the key that is now `previous` still
+/// serves; one signed by a key that was removed is `401 invalid_token`; one signed by a key this
+/// deployment knows only as `next` (another instance promoted it first) is refused too.
+#[tokio::test]
+async fn a_rotation_keeps_previous_tokens_and_refuses_removed_and_next_keys() {
+    use shared::keys::generate::es256_pem;
+    use shared::testing::state_with_keyset;
+    let (old, new) = (es256_pem(), es256_pem());
+    let before = state_with_keyset(&[("current", "ES256", &old), ("next", "ES256", &new)]).await;
+    let during =
+        state_with_keyset(&[("previous", "ES256", &old), ("current", "ES256", &new)]).await;
+    let after = state_with_keyset(&[("current", "ES256", &new)]).await;
+    let user = new_user(&before, "profile-rotation").await;
+    let answer = async |state: &shared::AppState, bearer: &str| {
+        let event = with_header(event("profile/ok"), "authorization", bearer);
+        let (status, _, body) = parts(profile::handler(state, lambda_event(&event)).await);
+        (status, body["error"]["code"].as_str().map(str::to_owned))
+    };
+    let by_old = sign_in(&before, &user).await.bearer;
+    assert_eq!(
+        answer(&during, &by_old).await,
+        (StatusCode::OK, None),
+        "previous verifies"
+    );
+    assert_eq!(
+        answer(&after, &by_old).await,
+        (StatusCode::UNAUTHORIZED, Some("invalid_token".to_owned())),
+        "a removed key's token"
+    );
+    let by_new = sign_in(&after, &user).await.bearer;
+    assert_eq!(
+        answer(&before, &by_new).await,
+        (StatusCode::UNAUTHORIZED, Some("invalid_token".to_owned())),
+        "next does not verify"
+    );
+    assert_eq!(answer(&during, &by_new).await, (StatusCode::OK, None));
+}

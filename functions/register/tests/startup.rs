@@ -18,7 +18,10 @@ fn run_with(env: &[(&str, &str)]) -> (bool, String) {
 
 #[test]
 fn a_missing_table_name_stops_the_function_with_the_variable_named() {
-    let (ok, output) = run_with(&[("TOKEN_SIGNING_KEY", &"k".repeat(40))]);
+    let (ok, output) = run_with(&[
+        ("HMAC_KEY", &"k".repeat(40)),
+        ("TOKEN_KEYS_FILE", "/nonexistent/keys.json"),
+    ]);
     assert!(!ok);
     assert!(output.contains("TABLE_NAME must be set"), "{output}");
 }
@@ -27,22 +30,23 @@ fn a_missing_table_name_stops_the_function_with_the_variable_named() {
 fn a_missing_signing_key_stops_the_function_with_both_variables_named() {
     let (ok, output) = run_with(&[("TABLE_NAME", "users")]);
     assert!(!ok);
-    assert!(output.contains("TOKEN_SIGNING_KEY_SECRET_ARN"), "{output}");
-    assert!(output.contains("TOKEN_SIGNING_KEY (locally)"), "{output}");
+    assert!(output.contains("HMAC_KEY_SECRET_ARN"), "{output}");
+    assert!(output.contains("HMAC_KEY (locally)"), "{output}");
 }
 
 #[test]
 fn a_short_signing_key_stops_the_function_without_printing_it() {
     let (ok, output) = run_with(&[
         ("TABLE_NAME", "users"),
-        ("TOKEN_SIGNING_KEY", "tiny-key"),
+        ("HMAC_KEY", "tiny-key"),
+        ("TOKEN_KEYS_FILE", "/nonexistent/keys.json"),
         ("MAIL_QUEUE_URL", "http://127.0.0.1:9/000000000000/mail"),
         ("AWS_REGION", "us-east-1"),
         ("AWS_EC2_METADATA_DISABLED", "true"),
     ]);
     assert!(!ok);
     assert!(
-        output.contains("TOKEN_SIGNING_KEY: the token signing key must be at least 32 bytes"),
+        output.contains("HMAC_KEY: the HMAC key must be at least 32 bytes"),
         "{output}"
     );
     assert!(!output.contains("tiny-key"), "{output}");

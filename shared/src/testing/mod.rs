@@ -403,6 +403,21 @@ pub async fn state_with(vars: &[(&str, &str)]) -> AppState {
         .expect("state builds")
 }
 
+/// State over the local DynamoDB whose access-token keyset is `keys` (`(state, alg, pem)`, see
+/// [`crate::keys::generate`]), for rotation tests.
+pub async fn state_with_keyset(keys: &[(&str, &str, &str)]) -> AppState {
+    let folder = workspace_root().join("target").join("test-keysets");
+    std::fs::create_dir_all(&folder).expect("a folder");
+    let file = folder.join(format!("{}.json", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&file, crate::keys::generate::keyset(keys)).expect("written");
+    let current = keys
+        .iter()
+        .find(|(state, _, _)| *state == "current")
+        .map_or("ES256", |(_, alg, _)| *alg);
+    let path = file.to_string_lossy().into_owned();
+    state_with(&[("TOKEN_KEYS_FILE", &path), ("TOKEN_SIGNING_ALG", current)]).await
+}
+
 /// Every item in the test table (a scan: tests only).
 async fn all_items() -> Vec<Item> {
     let config = test_config();
