@@ -479,39 +479,13 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get =
             |variable: Variable| lookup(variable.name).filter(|value| !value.trim().is_empty());
-        let (arn, key) = (HMAC_KEY_SECRET_ARN.name, HMAC_KEY.name);
-        let hmac_key = match (get(HMAC_KEY_SECRET_ARN), get(HMAC_KEY)) {
-            (Some(arn), None) => KeySource::SecretArn(arn),
-            (None, Some(key)) => KeySource::Inline(SecretString::from(key)),
-            (Some(_), Some(_)) => {
-                return Err(ConfigError::Invalid {
-                    name: key,
-                    reason: format!("set {key} or {arn}, not both"),
-                });
-            }
-            (None, None) => {
-                return Err(ConfigError::Invalid {
-                    name: key,
-                    reason: format!("set {arn} (in AWS) or {key} (locally)"),
-                });
-            }
+        let hmac_key = match exactly_one(&get, HMAC_KEY_SECRET_ARN, HMAC_KEY)? {
+            Either::Aws(arn) => KeySource::SecretArn(arn),
+            Either::Local(key) => KeySource::Inline(SecretString::from(key)),
         };
-        let (arn, file) = (TOKEN_KEYS_SECRET_ARN.name, TOKEN_KEYS_FILE.name);
-        let token_keys = match (get(TOKEN_KEYS_SECRET_ARN), get(TOKEN_KEYS_FILE)) {
-            (Some(arn), None) => KeysetSource::SecretArn(arn),
-            (None, Some(path)) => KeysetSource::File(path.into()),
-            (Some(_), Some(_)) => {
-                return Err(ConfigError::Invalid {
-                    name: file,
-                    reason: format!("set {file} or {arn}, not both"),
-                });
-            }
-            (None, None) => {
-                return Err(ConfigError::Invalid {
-                    name: file,
-                    reason: format!("set {arn} (in AWS) or {file} (locally)"),
-                });
-            }
+        let token_keys = match exactly_one(&get, TOKEN_KEYS_SECRET_ARN, TOKEN_KEYS_FILE)? {
+            Either::Aws(arn) => KeysetSource::SecretArn(arn),
+            Either::Local(path) => KeysetSource::File(path.into()),
         };
         let token_alg = text(&get, TOKEN_SIGNING_ALG);
         if !matches!(token_alg.as_str(), "ES256" | "RS256") {
@@ -609,6 +583,34 @@ impl Config {
                 parallelism: narrow(number(ARGON2_PARALLELISM)?, ARGON2_PARALLELISM)?,
             },
         })
+    }
+}
+
+/// Which of a pair of variables was set: the one used in AWS (a secret's ARN) or locally.
+enum Either {
+    Aws(String),
+    Local(String),
+}
+
+/// The value of exactly one of `aws` and `local`, or an error naming both (`local` first: the
+/// one a developer sets).
+fn exactly_one(
+    get: &impl Fn(Variable) -> Option<String>,
+    aws: Variable,
+    local: Variable,
+) -> Result<Either, ConfigError> {
+    let (arn, key) = (aws.name, local.name);
+    match (get(aws), get(local)) {
+        (Some(value), None) => Ok(Either::Aws(value)),
+        (None, Some(value)) => Ok(Either::Local(value)),
+        (Some(_), Some(_)) => Err(ConfigError::Invalid {
+            name: key,
+            reason: format!("set {key} or {arn}, not both"),
+        }),
+        (None, None) => Err(ConfigError::Invalid {
+            name: key,
+            reason: format!("set {arn} (in AWS) or {key} (locally)"),
+        }),
     }
 }
 
