@@ -282,7 +282,17 @@ fn classify(error: SdkError<SendEmailError, aws_sdk_sesv2::config::http::HttpRes
         error.as_service_error(),
         Some(SendEmailError::MessageRejected(_) | SendEmailError::BadRequestException(_))
     );
-    let reason = format!("{}", aws_sdk_sesv2::error::DisplayErrorContext(&error));
+    // The error's code and status only: SES's messages name addresses ("...failed the check:
+    // ada@example.com"), and no address is ever logged.
+    use aws_sdk_sesv2::error::ProvideErrorMetadata as _;
+    let reason = match &error {
+        SdkError::ServiceError(context) => format!(
+            "SES {} ({})",
+            context.err().code().unwrap_or("an unnamed error"),
+            context.raw().status().as_u16()
+        ),
+        other => format!("SES unreachable: {other}"),
+    };
     if permanent {
         Failure::Permanent(reason)
     } else {
