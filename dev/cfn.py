@@ -70,7 +70,11 @@ def create_table_input(name: str, template: dict[str, Any] | None = None) -> dic
     return request
 
 
-def function_routes(template: dict[str, Any] | None = None) -> set[tuple[str, str, str]]:
+# The CORS preflight catch-all: OPTIONS on every path, to the preflight function.
+PREFLIGHT_ROUTE = ("OPTIONS", "/{proxy+}", "preflight")
+
+
+def http_api_routes(template: dict[str, Any] | None = None) -> set[tuple[str, str, str]]:
     """(METHOD, path, binary) for every HttpApi event of every function."""
     template = template or load_template()
     routes = set()
@@ -81,3 +85,9 @@ def function_routes(template: dict[str, Any] | None = None) -> set[tuple[str, st
                 props = event["Properties"]
                 routes.add((props["Method"].upper(), props["Path"], binary))
     return routes
+
+
+def function_routes(template: dict[str, Any] | None = None) -> set[tuple[str, str, str]]:
+    """(METHOD, path, binary) for every route of the API: every HttpApi event but the CORS
+    preflight catch-all, which is no operation of the API (not in the OpenAPI document)."""
+    return http_api_routes(template) - {PREFLIGHT_ROUTE}

@@ -35,7 +35,7 @@ def render(table: list[dict]) -> str:
         default = {
             "required": "(required)",
             "one_of": f"(this or `{v['default']}`)",
-            "text": f"`{v['default']}`",
+            "text": f"`{v['default']}`" if v["default"] else "(empty)",
             "number": f"`{v['default']}`",
         }[v["default_kind"]]
         span = f"{v['min']} to {v['max']}" if v["min"] is not None else ""

@@ -118,6 +118,28 @@ def event(method: str, path: str, body: str | None = None, headers: dict | None 
     return payload
 
 
+# The web client's origin under `make dev` (dev/local.env's ALLOWED_ORIGINS).
+WEB_ORIGIN = "http://localhost:9002"
+
+
+def preflight(path: str, origin: str) -> dict:
+    """A browser's CORS preflight for a JSON POST to `path` from `origin` (routed by API Gateway
+    as `OPTIONS /{proxy+}`)."""
+    payload = event(
+        "OPTIONS",
+        path,
+        None,
+        {
+            "origin": origin,
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "content-type",
+        },
+    )
+    payload["routeKey"] = payload["requestContext"]["routeKey"] = "OPTIONS /{proxy+}"
+    payload["pathParameters"] = {"proxy": path.lstrip("/")}
+    return payload
+
+
 def post(path: str, body: object, **headers: str) -> dict:
     text = body if isinstance(body, str) else json.dumps(body)
     return event("POST", path, text, headers)
@@ -307,6 +329,24 @@ def special_events() -> dict[str, dict]:
         ),
         "login/shape-missing-password": post("/login", {"email": "ada.lovelace@example.com"}),
         "login/malformed-json": post("/login", "{not json"),
+        # The web client's sign-in (dev/local.env allows its origin) and one from another site.
+        "login/cookie": post(
+            "/login",
+            {"email": "ada.lovelace@example.com", "password": password, "refresh_token_delivery": "cookie"},
+            origin=WEB_ORIGIN,
+        ),
+        "login/cookie-other-origin": post(
+            "/login",
+            {"email": "ada.lovelace@example.com", "password": password, "refresh_token_delivery": "cookie"},
+            origin="https://evil.example",
+        ),
+        "login/shape-unknown-delivery": post(
+            "/login",
+            {"email": "ada.lovelace@example.com", "password": password, "refresh_token_delivery": "header"},
+        ),
+        # OPTIONS /{proxy+}: CORS preflights, from the web client's origin and from another site.
+        "preflight/ok": preflight("/login", WEB_ORIGIN),
+        "preflight/other-origin": preflight("/login", "https://evil.example"),
         # GET /profile
         "profile/not-bearer": profile(authorization="Basic YWRhOmNvcnJlY3QgaG9yc2U="),
         "profile/not-yet-valid-token": profile(jwt(claims(nbf=FAR_FUTURE - 60), key)),
@@ -337,7 +377,9 @@ def special_events() -> dict[str, dict]:
                 "/refresh",
                 {"refresh_token": f"v1.{SUB}.{SESSION_ID}.0.{b64(b'x' * 32)}"},
             ),
-            "refresh/shape-missing-token": post("/refresh", {}),
+            # Schema-valid (a browser sends `{}` with its refresh cookie), but without the cookie
+            # the token is missing: 400 validation_failed.
+            "refresh/missing-token": post("/refresh", {}),
             "refresh/access-token-instead": post("/refresh", {"refresh_token": good}),
             # POST /logout
             "logout/refresh-token": post("/logout", {"refresh_token": REFRESH_PLACEHOLDER}),

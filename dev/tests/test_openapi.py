@@ -101,6 +101,7 @@ def test_every_error_response_is_the_envelope_with_codes_of_its_status():
         "email_not_verified": 403, "invalid_credentials": 401, "invalid_grant": 401, "missing_token": 401,
         "invalid_token": 401, "session_not_found": 404, "email_taken": 409,
         "precondition_failed": 412, "payload_too_large": 413, "unsupported_media_type": 415,
+        "origin_not_allowed": 403,
         "too_many_attempts": 429, "internal_error": 500, "service_unavailable": 503,
     }  # fmt: skip
     assert set(statuses) == set(DOCUMENT["components"]["schemas"]["ErrorCode"]["enum"])

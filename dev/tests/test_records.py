@@ -23,7 +23,7 @@ import cfn
 ROOT = cfn.ROOT
 TEMPLATE = cfn.load_template()
 FUNCTIONS = cfn.resources_of_type(TEMPLATE, "AWS::Serverless::Function")
-ROUTES = cfn.function_routes(TEMPLATE)  # {(METHOD, path, binary)}
+ROUTES = cfn.http_api_routes(TEMPLATE)  # {(METHOD, path, binary)}, the CORS preflight included
 RECORDS = ROOT / "target" / "handler-records"
 
 # The memory that buys a full vCPU on Lambda, for routes whose every success hashes.

@@ -308,6 +308,7 @@ mod tests {
                 .build()
                 .expect("runtime")
                 .block_on(crate::runtime::respond(
+                    &crate::browser::Browser::default(),
                     LambdaEvent::new(event, lambda_runtime::Context::default()),
                     |_| async { Err(ApiError::internal("never reached")) },
                 ));

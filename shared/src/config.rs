@@ -235,6 +235,13 @@ pub const APP_BASE_URL: Variable = Variable {
     range: None,
     doc: "the web client's base URL (http or https): links in mail are `<APP_BASE_URL>/<verify|reset|confirm-email>#token=…`",
 };
+/// The web origins a browser may call the API from, with credentials.
+pub const ALLOWED_ORIGINS: Variable = Variable {
+    name: "ALLOWED_ORIGINS",
+    default: Unset::Text(""),
+    range: None,
+    doc: "comma-separated web origins (`https://app.example.com`, no path) granted CORS with credentials and trusted for the refresh cookie; empty: no CORS (the origin of `APP_BASE_URL` is trusted for the cookie either way)",
+};
 /// The sender of every message.
 pub const MAIL_FROM: Variable = Variable {
     name: "MAIL_FROM",
@@ -324,6 +331,7 @@ pub const VARIABLES: &[Variable] = &[
     LOGIN_THROTTLE_ADDRESS_LIMIT,
     MAIL_QUEUE_URL,
     APP_BASE_URL,
+    ALLOWED_ORIGINS,
     MAIL_FROM,
     PRODUCT_NAME,
     EMAIL_VERIFICATION_REQUIRED,
@@ -382,6 +390,18 @@ pub struct Config {
     pub argon2: Argon2Settings,
     /// See [`MAIL_QUEUE_URL`] and the variables after it.
     pub mail: MailSettings,
+    /// See [`ALLOWED_ORIGINS`] and [`APP_BASE_URL`].
+    pub browser: BrowserSettings,
+}
+
+/// Which web origins browsers may call the API from.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BrowserSettings {
+    /// See [`ALLOWED_ORIGINS`]: serialised origins (`scheme://host[:port]`), granted CORS.
+    pub allowed_origins: Vec<String>,
+    /// The origin of [`APP_BASE_URL`]: trusted for cookie requests (a same-origin deployment
+    /// needs no CORS), granted CORS only if also listed in [`ALLOWED_ORIGINS`].
+    pub app_origin: String,
 }
 
 /// Mail: where requests go, what links open, who sends, how often, and what needs a verified
@@ -530,6 +550,13 @@ impl Config {
                 reason: "must be an http or https URL".to_owned(),
             });
         }
+        let browser = BrowserSettings {
+            allowed_origins: origins(&text(&get, ALLOWED_ORIGINS))?,
+            app_origin: origin_of(&app_base_url).ok_or_else(|| ConfigError::Invalid {
+                name: APP_BASE_URL.name,
+                reason: "must be an http or https URL".to_owned(),
+            })?,
+        };
         let token_issuer = text(&get, TOKEN_ISSUER);
         if !url::Url::parse(&token_issuer)
             .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
@@ -566,6 +593,7 @@ impl Config {
         };
         Ok(Self {
             mail,
+            browser,
             table_name,
             hmac_key,
             token_keys,
@@ -584,6 +612,44 @@ impl Config {
             },
         })
     }
+}
+
+/// The serialised origin (`scheme://host[:port]`, default port omitted) of an http(s) URL.
+fn origin_of(url: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
+        .map(|url| url.origin().ascii_serialization())
+}
+
+/// [`ALLOWED_ORIGINS`]: a comma-separated list of origins, each exactly an origin (no path,
+/// query, fragment or credentials; never `*`, which cannot carry credentials).
+fn origins(raw: &str) -> Result<Vec<String>, ConfigError> {
+    let invalid = |reason: &str| ConfigError::Invalid {
+        name: ALLOWED_ORIGINS.name,
+        reason: reason.to_owned(),
+    };
+    let mut origins = Vec::new();
+    for entry in raw
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+    {
+        if entry == "*" || entry == "null" {
+            return Err(invalid(
+                "list origins one by one: `*` and `null` cannot be granted credentials",
+            ));
+        }
+        let origin = origin_of(entry)
+            .filter(|origin| *origin == entry.trim_end_matches('/').to_ascii_lowercase())
+            .ok_or_else(|| {
+                invalid("each entry must be an origin, `http(s)://host[:port]`, without a path")
+            })?;
+        if !origins.contains(&origin) {
+            origins.push(origin);
+        }
+    }
+    Ok(origins)
 }
 
 /// Which of a pair of variables was set: the one used in AWS (a secret's ARN) or locally.
@@ -706,6 +772,43 @@ mod tests {
         assert_eq!(config.login_throttle.threshold, 5);
         assert_eq!(config.login_throttle.max_delay, Duration::from_secs(900));
         assert!(matches!(config.hmac_key, KeySource::Inline(_)));
+    }
+
+    #[test]
+    fn allowed_origins_are_exact_origins_listed_one_by_one() {
+        let browser = |origins: &str| {
+            let mut vars = MINIMAL.to_vec();
+            vars.push((ALLOWED_ORIGINS, origins));
+            vars.push((APP_BASE_URL, "https://App.example.com/accounts/"));
+            config(&vars).map(|config| config.browser)
+        };
+        let settings =
+            browser(" https://app.example.com, http://localhost:9002/,https://app.example.com")
+                .expect("valid");
+        assert_eq!(
+            settings.allowed_origins,
+            ["https://app.example.com", "http://localhost:9002"]
+        );
+        assert_eq!(settings.app_origin, "https://app.example.com");
+        assert!(browser("").expect("valid").allowed_origins.is_empty());
+        for refused in [
+            "*",
+            "null",
+            "https://app.example.com/path",
+            "app.example.com",
+            "ftp://x.example",
+        ] {
+            assert!(
+                matches!(
+                    browser(refused),
+                    Err(ConfigError::Invalid {
+                        name: "ALLOWED_ORIGINS",
+                        ..
+                    })
+                ),
+                "{refused}"
+            );
+        }
     }
 
     #[test]

@@ -61,6 +61,11 @@ pub enum ApiError {
     /// `POST /password/forgot`, whose reset also verifies the address).
     #[error("The email address of this account is not verified yet.")]
     EmailNotVerified,
+    /// 403 `origin_not_allowed`: the refresh cookie was presented from a page whose origin is
+    /// not trusted (`ALLOWED_ORIGINS`, `APP_BASE_URL`): refused, so that no other site can use a
+    /// browser's session.
+    #[error("Requests with the refresh cookie are accepted only from the web client's origins.")]
+    OriginNotAllowed,
     /// 404 `session_not_found`: not one of the caller's live sessions (whoever's it is).
     #[error("No such session.")]
     SessionNotFound,
@@ -116,7 +121,7 @@ impl ApiError {
             | Self::InvalidGrant
             | Self::MissingToken
             | Self::InvalidToken => StatusCode::UNAUTHORIZED,
-            Self::EmailNotVerified => StatusCode::FORBIDDEN,
+            Self::EmailNotVerified | Self::OriginNotAllowed => StatusCode::FORBIDDEN,
             Self::SessionNotFound => StatusCode::NOT_FOUND,
             Self::EmailTaken => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
@@ -136,6 +141,7 @@ impl ApiError {
             Self::Validation(_) => "validation_failed",
             Self::InvalidCode => "invalid_code",
             Self::EmailNotVerified => "email_not_verified",
+            Self::OriginNotAllowed => "origin_not_allowed",
             Self::InvalidCredentials => "invalid_credentials",
             Self::InvalidGrant => "invalid_grant",
             Self::SessionNotFound => "session_not_found",
@@ -234,6 +240,7 @@ mod tests {
             ApiError::MissingToken,
             ApiError::InvalidToken,
             ApiError::EmailNotVerified,
+            ApiError::OriginNotAllowed,
             ApiError::SessionNotFound,
             ApiError::EmailTaken,
             ApiError::PreconditionFailed,

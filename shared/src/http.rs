@@ -39,10 +39,7 @@ where
         apigw_request_id = api_gateway_request_id(&request).unwrap_or("-"),
     );
     async move {
-        let response = handle(request).await.unwrap_or_else(|error| {
-            log_error(&error);
-            error.into_response()
-        });
+        let response = handle(request).await.unwrap_or_else(error_response);
         tracing::info!(
             status = response.status().as_u16(),
             latency_ms = started.elapsed().as_millis() as u64,
@@ -70,6 +67,13 @@ fn api_gateway_request_id(request: &Request) -> Option<&str> {
         #[allow(unreachable_patterns)] // other event sources exist only with other features
         _ => None,
     }
+}
+
+/// The response to `error`, logged as [`serve`] logs every error: for a handler that adds to an
+/// error's answer (a refused refresh cookie is also cleared).
+pub fn error_response(error: ApiError) -> Response<Body> {
+    log_error(&error);
+    error.into_response()
 }
 
 /// Server errors are logged with their whole cause chain; client errors only by code.

@@ -203,6 +203,13 @@ fn has_content_encoding(request: &Request) -> bool {
         })
 }
 
+/// `400 validation_failed` for a required field `name` that is missing, for a handler that finds
+/// it missing after parsing (a field that may come from elsewhere, as a refresh token from the
+/// browser's cookie).
+pub fn missing_field(name: &str) -> ApiError {
+    ApiError::Validation([(name.to_owned(), "is required".to_owned())].into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@
 
 pub mod apigw;
 pub mod auth;
+pub mod browser;
 pub mod clock;
 pub mod codes;
 pub mod config;

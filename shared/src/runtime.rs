@@ -5,12 +5,13 @@ use std::convert::Infallible;
 use std::future::Future;
 
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpResponse;
-use lambda_http::http::{HeaderName, HeaderValue};
+use lambda_http::http::{HeaderName, HeaderValue, header};
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use serde_json::Value;
 
 use crate::apigw::{into_event_response, into_request};
+use crate::browser::Browser;
 use crate::error::ApiError;
 use crate::http::serve;
 use crate::state::{FunctionState, cold_start};
@@ -77,17 +78,20 @@ pub async fn invocation<T>(function: &'static str, work: impl Future<Output = T>
 }
 
 /// Answers one event: converts it into a [`Request`] (or refuses it with `400 bad_request`),
-/// runs it through [`serve`] with `handle`, and converts the response back.
+/// runs it through [`serve`] with `handle`, adds `browser`'s CORS grant for the request's
+/// `Origin` (every answer, errors included, so that a page can read them), and converts the
+/// response back.
 ///
 /// Every function's `handler` is this call with its handling function; tests call
 /// the same `handler`, so they exercise exactly what Lambda runs.
-pub async fn respond<F, Fut>(event: Event, handle: F) -> EventResponse
+pub async fn respond<F, Fut>(browser: &Browser, event: Event, handle: F) -> EventResponse
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Result<Response<Body>, ApiError>>,
 {
     let LambdaEvent { payload, context } = event;
-    let response = match into_request(payload) {
+    let mut origin = None;
+    let mut response = match into_request(payload) {
         Ok(request) => {
             let mut request = request.with_lambda_context(context.clone());
             // What `lambda_http` does too: the X-Ray trace id reaches the SDK's calls.
@@ -100,6 +104,7 @@ where
                     .headers_mut()
                     .insert(HeaderName::from_static("x-amzn-trace-id"), value);
             }
+            origin = request.headers().get(header::ORIGIN).cloned();
             serve(request, handle).await
         }
         Err(rejected) => {
@@ -107,6 +112,7 @@ where
             serve_rejected()
         }
     };
+    browser.grant(origin.as_ref(), &mut response);
     into_event_response(response)
 }
 

@@ -8,6 +8,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::browser::Browser;
 use crate::codes::OneTimeCodes;
 use crate::config::{
     ARGON2_ITERATIONS, ARGON2_MEMORY_KIB, ARGON2_PARALLELISM, Config, ConfigError, HMAC_KEY,
@@ -39,6 +40,8 @@ pub struct AppState {
     pub codes: OneTimeCodes,
     /// Mail settings: the queue, links, sender, limits, whether sign-in needs a verified address.
     pub mail: MailSettings,
+    /// CORS and the refresh cookie: which origins browsers may call from.
+    pub browser: Browser,
 }
 
 /// Why a function refused to start. Each message names the variable to fix.
@@ -196,6 +199,7 @@ impl AppState {
             passwords,
             codes: OneTimeCodes::new(key.derive(CODE_KEY_PURPOSE), config.mail.lifetimes),
             mail: config.mail,
+            browser: Browser::new(config.browser),
         })
     }
 }

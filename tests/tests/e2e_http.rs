@@ -750,3 +750,114 @@ fn the_local_emulator_answers_a_body_that_is_not_utf8_itself() {
         reply.raw
     );
 }
+
+/// A browser's session over HTTP, through the emulator as API Gateway routes it: the CORS
+/// preflight (OPTIONS reaches the preflight function), a sign-in that puts the refresh token in
+/// an `HttpOnly` cookie, a refresh and a sign-out with only that cookie; and another site's page
+/// granted nothing and refused the cookie.
+#[test]
+fn a_browser_session_lives_in_the_refresh_cookie() {
+    const ORIGIN: &str = shared::testing::WEB_ORIGIN;
+    let preflight = |origin: &str| {
+        agent()
+            .run(
+                lambda_http::http::Request::builder()
+                    .method("OPTIONS")
+                    .uri(format!("{}/refresh", base_url()))
+                    .header("origin", origin)
+                    .header("access-control-request-method", "POST")
+                    .header("access-control-request-headers", "content-type")
+                    .body(())
+                    .expect("a request"),
+            )
+            .expect("an answer")
+    };
+    let granted = preflight(ORIGIN);
+    assert_eq!(granted.status(), 204);
+    assert_eq!(granted.headers()["access-control-allow-origin"], ORIGIN);
+    assert_eq!(
+        granted.headers()["access-control-allow-credentials"],
+        "true"
+    );
+    let refused = preflight("http://localhost:9999");
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+
+    let send = |path: &str, origin: &str, cookie: Option<&str>, body: &Value| {
+        let mut request = agent()
+            .post(format!("{}{path}", base_url()))
+            .header("content-type", "application/json")
+            .header("origin", origin);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        let mut response = request.send(body.to_string()).expect("an answer");
+        let set_cookie: Vec<String> = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().expect("text").to_owned())
+            .collect();
+        let status = response.status().as_u16();
+        let allowed = response
+            .headers()
+            .get("access-control-allow-origin")
+            .cloned();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        (status, set_cookie, allowed, json)
+    };
+    let email = unique_email("e2e-cookie");
+    let (status, _, _, _) = send(
+        "/register",
+        ORIGIN,
+        None,
+        &json!({"email": email, "password": PASSWORD}),
+    );
+    assert_eq!(status, 201);
+    let login = json!({"email": email, "password": PASSWORD, "refresh_token_delivery": "cookie"});
+
+    let (status, cookies, allowed, body) = send("/login", "https://evil.example", None, &login);
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("origin_not_allowed"))
+    );
+    assert!(cookies.is_empty() && allowed.is_none());
+
+    let (status, cookies, allowed, body) = send("/login", ORIGIN, None, &login);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("refresh_token").is_none(), "{body}");
+    assert_eq!(allowed.expect("granted"), ORIGIN);
+    let [cookie] = cookies.as_slice() else {
+        panic!("one cookie: {cookies:?}")
+    };
+    assert!(cookie.contains("; HttpOnly; SameSite=Strict"), "{cookie}");
+    let jar = cookie.split(';').next().expect("name=value").to_owned();
+
+    let (status, cookies, _, body) = send("/refresh", ORIGIN, Some(&jar), &json!({}));
+    assert_eq!(status, 200, "{body}");
+    let next = cookies[0].split(';').next().expect("name=value").to_owned();
+    assert_ne!(next, jar, "rotated");
+
+    let (status, _, _, body) = send("/refresh", "https://evil.example", Some(&next), &json!({}));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("origin_not_allowed"))
+    );
+
+    let (status, cookies, _, _) = send("/logout", ORIGIN, Some(&next), &json!({}));
+    assert_eq!(status, 204);
+    assert!(
+        cookies[0].starts_with("refresh_token=; Max-Age=0;"),
+        "{cookies:?}"
+    );
+    let (status, _, _, body) = send("/refresh", ORIGIN, Some(&next), &json!({}));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("invalid_grant"))
+    );
+}

@@ -18,7 +18,10 @@ use shared::{ApiError, AppState};
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
 /// can send (see [`shared::runtime::respond`]).
 pub async fn handler(state: &AppState, event: Event) -> EventResponse {
-    respond(event, |request| confirm_email(state, request)).await
+    respond(&state.browser, event, |request| {
+        confirm_email(state, request)
+    })
+    .await
 }
 
 async fn confirm_email(state: &AppState, request: Request) -> Result<Response<Body>, ApiError> {

@@ -7,6 +7,7 @@ use std::convert::Infallible;
 use lambda_http::{Body, Request, Response};
 use secrecy::SecretString;
 use shared::auth::authenticate;
+use shared::browser::clear_cookie;
 use shared::credentials::verify_credentials;
 use shared::http::source_address;
 use shared::json_body::parse_json_body;
@@ -17,7 +18,10 @@ use shared::{ApiError, AppState};
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
 /// can send (see [`shared::runtime::respond`]).
 pub async fn handler(state: &AppState, event: Event) -> EventResponse {
-    respond(event, |request| delete_account(state, request)).await
+    respond(&state.browser, event, |request| {
+        delete_account(state, request)
+    })
+    .await
 }
 
 async fn delete_account(state: &AppState, request: Request) -> Result<Response<Body>, ApiError> {
@@ -38,5 +42,5 @@ async fn delete_account(state: &AppState, request: Request) -> Result<Response<B
     .stored;
     state.users.delete_account(&stored.user).await?;
     tracing::info!(user_id = %stored.user.id, "account deleted");
-    Ok(no_content())
+    Ok(clear_cookie(&request, no_content()))
 }

@@ -2,6 +2,7 @@
 
 use lambda_http::{Body, Request, Response};
 use shared::auth::authenticate;
+use shared::browser::clear_cookie;
 use shared::clock::now_seconds;
 use shared::http::path_parameter;
 use shared::response::no_content;
@@ -12,7 +13,7 @@ use shared::{ApiError, AppState};
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
 /// can send (see [`shared::runtime::respond`]).
 pub async fn handler(state: &AppState, event: Event) -> EventResponse {
-    respond(event, |request| end_session(state, request)).await
+    respond(&state.browser, event, |request| end_session(state, request)).await
 }
 
 async fn end_session(state: &AppState, request: Request) -> Result<Response<Body>, ApiError> {
@@ -29,7 +30,12 @@ async fn end_session(state: &AppState, request: Request) -> Result<Response<Body
         .await?
     {
         tracing::info!(user_id = %user_id, session_id = %id, "session ended");
-        Ok(no_content())
+        // Ending the session this browser is in: its refresh cookie goes with it.
+        if id == authenticated.session.id {
+            Ok(clear_cookie(&request, no_content()))
+        } else {
+            Ok(no_content())
+        }
     } else {
         Err(ApiError::SessionNotFound)
     }

@@ -14,7 +14,10 @@ use shared::runtime::{Event, EventResponse, respond};
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
 /// can send (see [`shared::runtime::respond`]).
 pub async fn handler(state: &Mailing, event: Event) -> EventResponse {
-    respond(event, |request| forgot_password(state, request)).await
+    respond(&state.browser, event, |request| {
+        forgot_password(state, request)
+    })
+    .await
 }
 
 async fn forgot_password(state: &Mailing, request: Request) -> Result<Response<Body>, ApiError> {

@@ -1,5 +1,6 @@
 //! `POST /login`: exchanges email and password for a new session: an access token and a refresh
-//! token.
+//! token (in the body, or in the `HttpOnly` cookie for a browser that asks for it with
+//! `"refresh_token_delivery": "cookie"`).
 //!
 //! The check itself is `shared::credentials::verify_credentials`: unknown email and wrong
 //! password are indistinguishable (the same 401 body, the same DynamoDB work, the same argon2
@@ -17,25 +18,27 @@ use shared::http::{client_info, source_address};
 use shared::json_body::parse_json_body;
 use shared::runtime::{Event, EventResponse, respond};
 use shared::session::Session;
-use shared::signin::signed_in;
+use shared::signin::{Delivery, signed_in};
 use shared::{ApiError, AppState};
 
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
 /// can send (see [`shared::runtime::respond`]).
 pub async fn handler(state: &AppState, event: Event) -> EventResponse {
-    respond(event, |request| login(state, request)).await
+    respond(&state.browser, event, |request| login(state, request)).await
 }
 
 async fn login(state: &AppState, request: Request) -> Result<Response<Body>, ApiError> {
-    let (email, password) = parse_json_body(&request, |fields| {
+    let (email, password, cookie) = parse_json_body(&request, |fields| {
         // No format rules here: an address that does not parse simply has no account, and
         // password rules apply to new passwords only.
         let email = fields.required("email", |raw| Ok::<_, Infallible>(raw.to_owned()));
         let password = fields.required("password", |raw| {
             Ok::<_, Infallible>(SecretString::from(raw))
         });
-        Some((email?, password?))
+        let cookie = Delivery::wants_cookie(fields);
+        Some((email?, password?, cookie?))
     })?;
+    let delivery = Delivery::asked(state, &request, cookie)?;
 
     // An address that does not parse has no account, but is throttled like one.
     let email = Email::parse(&email).map_err(|_| email.trim().to_lowercase());
@@ -60,5 +63,5 @@ async fn login(state: &AppState, request: Request) -> Result<Response<Body>, Api
         .start_session(&session, &stored.password_hash)
         .await?;
     tracing::info!(user_id = %user.id, "signed in");
-    signed_in(state, StatusCode::OK, &user, &session)
+    signed_in(state, StatusCode::OK, &user, &session, &delivery)
 }

@@ -607,3 +607,83 @@ async fn failures_from_many_sources_reach_the_email_wide_limit() {
         assert!(headers.contains_key(header::RETRY_AFTER));
     }
 }
+
+/// A browser page of an allowed origin asks for the refresh token as a cookie: it gets an
+/// `HttpOnly`, `SameSite=Strict` cookie and no `refresh_token` in the body (so no script of the
+/// page ever holds it), and the CORS grant that lets the page read the answer.
+#[tokio::test]
+async fn a_browser_can_take_the_refresh_token_as_an_http_only_cookie() {
+    let state = state().await;
+    let email = unique_email("login-cookie");
+    create_user(&state, &email, PASSWORD).await;
+
+    let answer = raw(&state, &login_event("login/cookie", &email)).await;
+    let cookie = shared::testing::set_cookie(&answer).expect("a refresh cookie");
+    let (status, headers, body) = parts(answer);
+
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.get("refresh_token").is_none(), "{body}");
+    assert!(body["access_token"].is_string());
+    let token = shared::testing::cookie_token(&cookie);
+    assert!(token.starts_with("v1."), "{cookie}");
+    let max_age: u64 = cookie
+        .split("; ")
+        .find_map(|attribute| attribute.strip_prefix("Max-Age="))
+        .and_then(|seconds| seconds.parse().ok())
+        .expect("Max-Age");
+    assert!(
+        (1..=state.refresh_tokens.settings().idle_ttl.as_secs()).contains(&max_age),
+        "{cookie}"
+    );
+    assert!(
+        cookie.ends_with("; Path=/; HttpOnly; SameSite=Strict"),
+        "http origin: not Secure: {cookie}"
+    );
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        shared::testing::WEB_ORIGIN
+    );
+    assert_eq!(headers["access-control-allow-credentials"], "true");
+    assert_eq!(
+        headers["access-control-expose-headers"],
+        "ETag, Retry-After, WWW-Authenticate"
+    );
+}
+
+/// The same sign-in from another site's page: refused before the password is checked, no
+/// cookie, no session, no CORS grant. Without the field, or with `body`, nothing changes.
+#[tokio::test]
+async fn another_origin_cannot_ask_for_the_cookie() {
+    let state = state().await;
+    let email = unique_email("login-cookie-evil");
+    let user = create_user(&state, &email, PASSWORD).await;
+    let now = shared::clock::now_seconds();
+    let before = state
+        .users
+        .sessions(&user.id, now)
+        .await
+        .expect("read")
+        .len();
+
+    let answer = raw(&state, &login_event("login/cookie-other-origin", &email)).await;
+    assert!(shared::testing::set_cookie(&answer).is_none());
+    let (status, headers, body) = parts(answer);
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "origin_not_allowed");
+    assert!(headers.get("access-control-allow-origin").is_none());
+    let after = state
+        .users
+        .sessions(&user.id, now)
+        .await
+        .expect("read")
+        .len();
+    assert_eq!(after, before, "no session started");
+
+    let (status, _, body) =
+        login(&state, &login_event("login/shape-unknown-delivery", &email)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body["error"]["details"]["refresh_token_delivery"],
+        "must be `body` or `cookie`"
+    );
+}

@@ -105,11 +105,8 @@ async fn a_bearer_token_with_a_body_ends_both_sessions_and_a_bad_body_ends_none(
     let this = sign_in(&state, &user).await;
     let other = sign_in(&state, &user).await;
 
-    for bad in [
-        json!({"refresh_token": 7}),
-        json!({"token": "x"}),
-        json!({}),
-    ] {
+    // (`{}` with a bearer token is fine: a browser's sign-out whose refresh cookie is gone.)
+    for bad in [json!({"refresh_token": 7}), json!({"token": "x"})] {
         let event = with_json_body(bearer_with_body(&this.bearer), &bad);
         let (status, _, body) = logout(&state, &event).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");

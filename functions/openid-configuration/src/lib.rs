@@ -12,7 +12,10 @@ use shared::{ApiError, AppState};
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
 /// can send (see [`shared::runtime::respond`]).
 pub async fn handler(state: &AppState, event: Event) -> EventResponse {
-    respond(event, |request| openid_configuration(state, request)).await
+    respond(&state.browser, event, |request| {
+        openid_configuration(state, request)
+    })
+    .await
 }
 
 async fn openid_configuration(

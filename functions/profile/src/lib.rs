@@ -10,7 +10,7 @@ use shared::{ApiError, AppState};
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
 /// can send (see [`shared::runtime::respond`]).
 pub async fn handler(state: &AppState, event: Event) -> EventResponse {
-    respond(event, |request| profile(state, request)).await
+    respond(&state.browser, event, |request| profile(state, request)).await
 }
 
 async fn profile(state: &AppState, request: Request) -> Result<Response<Body>, ApiError> {

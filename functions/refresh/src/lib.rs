@@ -5,34 +5,65 @@
 //! conditional write); the one just rotated, within the reuse grace, gets the session's current
 //! token without rotating (so concurrent refreshes converge on one token); anything older is
 //! reuse of a token that was stolen or leaked, and ends the whole session.
+//!
+//! The token comes in the body (`{"refresh_token": …}`, every client) or, for a browser that
+//! signed in asking for it, in the `HttpOnly` refresh cookie with a body of `{}` from a trusted
+//! origin ([`shared::browser`]); the next token goes back the way the presented one came. A
+//! cookie that is refused is cleared.
 
 use std::convert::Infallible;
 
-use lambda_http::http::StatusCode;
+use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use secrecy::{ExposeSecret, SecretString};
 use shared::clock::now_millis;
-use shared::json_body::parse_json_body;
+use shared::http::error_response;
+use shared::json_body::{missing_field, parse_json_body};
 use shared::runtime::{Event, EventResponse, respond};
 use shared::session::{PresentedToken, Refresh};
-use shared::signin::signed_in;
+use shared::signin::{Delivery, signed_in};
 use shared::{ApiError, AppState};
 
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
 /// can send (see [`shared::runtime::respond`]).
 pub async fn handler(state: &AppState, event: Event) -> EventResponse {
-    respond(event, |request| refresh(state, request)).await
+    respond(&state.browser, event, |request| refresh(state, request)).await
 }
 
 /// Rotation races: a refresh that lost one re-reads the session once and answers from it.
 const ATTEMPTS: usize = 2;
 
 async fn refresh(state: &AppState, request: Request) -> Result<Response<Body>, ApiError> {
-    let raw = parse_json_body(&request, |fields| {
-        fields.required("refresh_token", |raw| {
+    let in_body = parse_json_body(&request, |fields| {
+        fields.optional("refresh_token", |raw| {
             Ok::<_, Infallible>(SecretString::from(raw))
         })
     })?;
+    if let Some(raw) = in_body {
+        return rotate(state, raw, &Delivery::Body).await;
+    }
+    // No token in the body: the browser's cookie, or the field is missing as it always was.
+    let Some((cookie, raw)) = state.browser.cookie_credential(&request)? else {
+        return Err(missing_field("refresh_token"));
+    };
+    let clear = cookie.clear();
+    match rotate(state, raw, &Delivery::Cookie(cookie)).await {
+        // A dead token is of no use to keep: the browser forgets it.
+        Err(ApiError::InvalidGrant) => {
+            let mut response = error_response(ApiError::InvalidGrant);
+            response.headers_mut().append(header::SET_COOKIE, clear);
+            Ok(response)
+        }
+        answer => answer,
+    }
+}
+
+/// Checks the presented token and answers with the session's next one, as `delivery` says.
+async fn rotate(
+    state: &AppState,
+    raw: SecretString,
+    delivery: &Delivery,
+) -> Result<Response<Body>, ApiError> {
     let rejected = |reason: &'static str| {
         tracing::debug!(reason, "refresh token rejected");
         ApiError::InvalidGrant
@@ -60,7 +91,7 @@ async fn refresh(state: &AppState, request: Request) -> Result<Response<Body>, A
             Refresh::Rotate => {
                 let rotated = session.rotated(now, &settings);
                 if state.users.rotate(&rotated).await? {
-                    return signed_in(state, StatusCode::OK, &user, &rotated);
+                    return signed_in(state, StatusCode::OK, &user, &rotated, delivery);
                 }
                 // A concurrent refresh rotated first, or the session ended: look again.
                 session = state
@@ -70,7 +101,9 @@ async fn refresh(state: &AppState, request: Request) -> Result<Response<Body>, A
                     .ok_or_else(|| rejected("session ended"))?;
             }
             // Two tabs, or a retry: the same session's current token, no new rotation.
-            Refresh::Grace => return signed_in(state, StatusCode::OK, &user, &session),
+            Refresh::Grace => {
+                return signed_in(state, StatusCode::OK, &user, &session, delivery);
+            }
             Refresh::Reuse => {
                 tracing::warn!(
                     user_id = %user.id,

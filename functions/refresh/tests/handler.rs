@@ -126,7 +126,7 @@ async fn every_bad_refresh_token_gets_one_identical_answer() {
 async fn a_missing_refresh_token_is_a_validation_error() {
     let state = state().await;
     let (status, _, body) =
-        parts(refresh::handler(&state, lambda_event(&event("refresh/shape-missing-token"))).await);
+        parts(refresh::handler(&state, lambda_event(&event("refresh/missing-token"))).await);
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         body["error"]["details"],

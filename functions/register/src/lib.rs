@@ -17,13 +17,13 @@ use shared::password::Password;
 use shared::response::accepted;
 use shared::runtime::{Event, EventResponse, respond};
 use shared::session::Session;
-use shared::signin::signed_in;
+use shared::signin::{Delivery, signed_in};
 use shared::user::{DisplayName, User};
 
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
 /// can send (see [`shared::runtime::respond`]).
 pub async fn handler(state: &Mailing, event: Event) -> EventResponse {
-    respond(event, |request| register(state, request)).await
+    respond(&state.browser, event, |request| register(state, request)).await
 }
 
 #[derive(Debug)]
@@ -31,6 +31,7 @@ struct Registration {
     email: Email,
     password: Password,
     name: Option<DisplayName>,
+    cookie: bool,
 }
 
 async fn register(state: &Mailing, request: Request) -> Result<Response<Body>, ApiError> {
@@ -43,12 +44,15 @@ async fn register(state: &Mailing, request: Request) -> Result<Response<Body>, A
         let name = fields
             .nullable("name", DisplayName::parse)
             .map(Option::flatten);
+        let cookie = Delivery::wants_cookie(fields);
         Some(Registration {
             email: email?,
             password: password?,
             name: name?,
+            cookie: cookie?,
         })
     })?;
+    let delivery = Delivery::asked(state, &request, input.cookie)?;
 
     let hash = state.passwords.hash(input.password).await?;
     let user = User::new(input.email, input.name);
@@ -84,7 +88,7 @@ async fn register(state: &Mailing, request: Request) -> Result<Response<Body>, A
     state.users.create(&user, &hash, Some(&session)).await?;
     tracing::info!(user_id = %user.id, "account created");
     queue(state, &verification).await;
-    signed_in(state, StatusCode::CREATED, &user, &session)
+    signed_in(state, StatusCode::CREATED, &user, &session, &delivery)
 }
 
 /// Queues `job` after the account is written: a failure is logged, never answered (the

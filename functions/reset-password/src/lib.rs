@@ -8,6 +8,7 @@
 use lambda_http::{Body, Request, Response};
 use secrecy::{ExposeSecret, SecretString};
 use shared::ApiError;
+use shared::browser::clear_cookie;
 use shared::codes::Purpose;
 use shared::error::FieldErrors;
 use shared::json_body::parse_json_body;
@@ -20,7 +21,10 @@ use shared::store::APPLY_ATTEMPTS;
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
 /// can send (see [`shared::runtime::respond`]).
 pub async fn handler(state: &Mailing, event: Event) -> EventResponse {
-    respond(event, |request| reset_password(state, request)).await
+    respond(&state.browser, event, |request| {
+        reset_password(state, request)
+    })
+    .await
 }
 
 async fn reset_password(state: &Mailing, request: Request) -> Result<Response<Body>, ApiError> {
@@ -64,7 +68,8 @@ async fn reset_password(state: &Mailing, request: Request) -> Result<Response<Bo
                     // The reset holds; only its notice is lost. Never report it as failed.
                     tracing::error!(code = error.code(), error = %error, "password reset; its notice could not be queued");
                 }
-                return Ok(no_content());
+                // Every session is over, this browser's too, if it had one.
+                return Ok(clear_cookie(&request, no_content()));
             }
             Err(ApiError::PreconditionFailed) if attempt < APPLY_ATTEMPTS => {
                 user = current(state, &user.id, &record).await?;

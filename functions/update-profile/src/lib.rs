@@ -24,7 +24,10 @@ use shared::user::DisplayName;
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
 /// can send (see [`shared::runtime::respond`]).
 pub async fn handler(state: &Mailing, event: Event) -> EventResponse {
-    respond(event, |request| update_profile(state, request)).await
+    respond(&state.browser, event, |request| {
+        update_profile(state, request)
+    })
+    .await
 }
 
 #[derive(Debug)]

@@ -12,7 +12,10 @@ use shared::runtime::{Event, EventResponse, respond};
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
 /// can send (see [`shared::runtime::respond`]).
 pub async fn handler(state: &Mailing, event: Event) -> EventResponse {
-    respond(event, |request| verify_email(state, request)).await
+    respond(&state.browser, event, |request| {
+        verify_email(state, request)
+    })
+    .await
 }
 
 async fn verify_email(state: &Mailing, request: Request) -> Result<Response<Body>, ApiError> {

@@ -87,11 +87,22 @@ impl TestQueue {
 }
 
 /// `app` with an outbox on a new queue of the test's own (its SQS calls recorded), and that queue.
+///
+/// Its SQS client waits up to 10 s per attempt, not the functions' 1 s: on a loaded CI machine
+/// the local SQS can take over a second to answer, and a `SendMessage` retried after its first
+/// attempt landed queues the job twice (SQS is at-least-once; the mailer drops such a copy by its
+/// per-kind interval), which the tests' exact look at the queue would report as two jobs.
 pub async fn mailing(app: AppState) -> (Mailing, TestQueue) {
     let queue = TestQueue::new().await;
     let sdk = sdk_config().await;
     let config = aws_sdk_sqs::config::Builder::from(&sdk)
         .interceptor(ServiceLog)
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(std::time::Duration::from_secs(10))
+                .operation_timeout(std::time::Duration::from_secs(30))
+                .build(),
+        )
         .build();
     let outbox = Outbox::new(aws_sdk_sqs::Client::from_conf(config), queue.url.clone());
     (Mailing { app, outbox }, queue)

@@ -73,6 +73,43 @@ pub fn with_json_body(mut event: Value, body: &Value) -> Value {
     event
 }
 
+/// The web client's origin under `make dev` and `make test` (dev/local.env's `ALLOWED_ORIGINS`).
+pub const WEB_ORIGIN: &str = "http://localhost:9002";
+
+/// The event as a browser page at `origin` sends it, with the refresh cookie `cookie` if given
+/// (`refresh_token=<cookie>`: the name on an http origin at the API's root).
+pub fn from_browser(event: Value, origin: &str, cookie: Option<&str>) -> Value {
+    let event = with_header(event, "origin", origin);
+    match cookie {
+        Some(token) => with_header(
+            event,
+            "cookie",
+            &format!("theme=dark; refresh_token={token}"),
+        ),
+        None => event,
+    }
+}
+
+/// The one `Set-Cookie` of an answer (payload 2.0 carries them in `cookies`), if any.
+pub fn set_cookie(response: &EventResponse) -> Option<String> {
+    assert!(response.cookies.len() <= 1, "{:?}", response.cookies);
+    assert!(
+        !response.headers.contains_key("set-cookie"),
+        "cookies travel in `cookies`"
+    );
+    response.cookies.first().cloned()
+}
+
+/// The refresh token a `Set-Cookie` holds (empty when it clears the cookie).
+pub fn cookie_token(set_cookie: &str) -> &str {
+    set_cookie
+        .split(';')
+        .next()
+        .and_then(|pair| pair.split_once('='))
+        .map(|(_, value)| value)
+        .expect("name=value")
+}
+
 /// Sets (or replaces) a request header on the event.
 pub fn with_header(mut event: Value, name: &str, value: &str) -> Value {
     event["headers"][name.to_ascii_lowercase()] = Value::String(value.to_owned());
