@@ -34,8 +34,11 @@ $(VENV)/.installed: dev/requirements.txt dev/constraints.txt
 
 venv: $(VENV)/.installed ## Create/refresh the local tool environment (.venv)
 
-dev: venv ## Run the API on 127.0.0.1:$(PORT), DynamoDB on $(DDB_PORT), the OpenAPI document on PORT+1; Ctrl-C stops it
+dev: venv ## Run the API on 127.0.0.1:$(PORT), DynamoDB on $(DDB_PORT), the OpenAPI document on PORT+1, the web client on localhost:PORT+2; Ctrl-C stops it
 	PORT=$(PORT) DDB_PORT=$(DDB_PORT) dev/run-local.sh
+
+web-types: ## Regenerate web/src/api-types.d.ts from docs/openapi.yaml (openapi-typescript), then type-check the web client
+	cd web && npm ci --no-audit --no-fund --silent && npm run -s types && npm run -s check
 
 stop: ## Stop a make dev running in the background on $(PORT) (exits 0)
 	@if [ -f .local/dev-$(PORT).pid ]; then kill -TERM "$$(cat .local/dev-$(PORT).pid)"; \

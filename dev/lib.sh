@@ -132,3 +132,11 @@ start_mail_poller() {
     --invoke "http://127.0.0.1:$api_port/2015-03-31/functions/mailer/invocations" >"$log" 2>&1 &
   STARTED_PIDS+=("$!")
 }
+
+# start_web PORT API_URL: the web client (web/) on 127.0.0.1:PORT, reached as
+# http://localhost:PORT, calling the API at API_URL (see dev/web_server.py).
+start_web() {
+  setsid "$PY" "$ROOT/dev/web_server.py" --port "$1" --api "$2" >"$STATE_DIR/web-$1.log" 2>&1 &
+  STARTED_PIDS+=("$!")
+  wait_for_http "http://127.0.0.1:$1/" 30
+}

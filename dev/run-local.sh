@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# `make dev`: the API on http://127.0.0.1:$PORT against a local DynamoDB on $DDB_PORT.
+# `make dev`: the API on http://127.0.0.1:$PORT against a local DynamoDB on $DDB_PORT, and the web
+# client on http://localhost:$WEB_PORT (PORT + 2), which the API grants CORS and links mail to.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 PORT=${PORT:-9000}
 DDB_PORT=${DDB_PORT:-8000}
 DOCS_PORT=${DOCS_PORT:-$(( PORT + 1 ))}
+WEB_PORT=${WEB_PORT:-$(( PORT + 2 ))}
+# localhost, not 127.0.0.1: the web origin and the API it calls (http://localhost:$PORT) are then
+# one site, so that the SameSite=Strict refresh cookie travels (and passkeys will work later).
+WEB_ORIGIN="http://localhost:$WEB_PORT"
 TABLE=accounts-local
 
 # Every port must be free before anything starts (or any log is opened): another instance's
@@ -13,6 +18,7 @@ TABLE=accounts-local
 require_free_port "$PORT" PORT
 require_free_port "$DDB_PORT" DDB_PORT
 require_free_port "$DOCS_PORT" DOCS_PORT
+require_free_port "$WEB_PORT" WEB_PORT
 
 # A deliberate stop (Ctrl-C, or `make stop` for a run in the background, where shells ignore
 # SIGINT) stops what this run started and exits 0.
@@ -36,11 +42,14 @@ echo "==> API documents (docs/openapi.yaml, docs/requests.http) on 127.0.0.1:$DO
 start_docs "$DOCS_PORT"
 
 echo "==> API (cargo lambda watch) on 127.0.0.1:$PORT"
-start_api "$PORT" "$DDB_PORT" "$TABLE"
+start_api "$PORT" "$DDB_PORT" "$TABLE" "" \
+  --env-var "ALLOWED_ORIGINS=$WEB_ORIGIN" --env-var "APP_BASE_URL=$WEB_ORIGIN"
 wait_for_http "http://127.0.0.1:$PORT/profile" 300
 
 echo "==> mail: the queue delivered to the mailer (dev/mail_poller.py, log in .local/mail-$PORT.log)"
 start_mail_poller "$PORT" "$DDB_PORT" "$TABLE" "$STATE_DIR/mail-$PORT.log"
+echo "==> web client (web/, dev/web_server.py) on $WEB_ORIGIN"
+start_web "$WEB_PORT" "http://localhost:$PORT"
 if ! all_alive; then
   echo "error: the local DynamoDB, the document server or the API stopped while starting; see .local/dynamodb-$DDB_PORT.log and the output above" >&2
   exit 1
@@ -48,6 +57,7 @@ fi
 
 cat <<MSG
 
+  Web client:             $WEB_ORIGIN  (sign up, sign in, profile, sessions; mail links open here)
   Accounts API running at http://127.0.0.1:$PORT  (Ctrl-C, or make stop PORT=$PORT, stops everything)
   OpenAPI document:       http://127.0.0.1:$DOCS_PORT/openapi.yaml  (docs/openapi.yaml)
   Requests to click:      docs/requests.http  (VS Code REST Client, JetBrains HTTP Client)

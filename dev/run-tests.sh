@@ -51,8 +51,50 @@ echo "==> jose for the interoperability test (npm ci from dev/interop's lockfile
 command -v node >/dev/null || { echo "error: make test needs Node.js 20+ (node) for the jose interoperability check" >&2; exit 1; }
 (cd dev/interop && npm ci --no-audit --no-fund --silent)
 
+echo "==> web client: its types are docs/openapi.yaml's (openapi-typescript) and it type-checks (tsc)"
+(cd web && npm ci --no-audit --no-fund --silent)
+(cd web && npx --no-install openapi-typescript ../docs/openapi.yaml --output "$STATE_DIR/api-types.d.ts" >/dev/null)
+cmp -s "$STATE_DIR/api-types.d.ts" web/src/api-types.d.ts || {
+  echo "error: web/src/api-types.d.ts is stale: run make web-types" >&2
+  exit 1
+}
+(cd web && npx --no-install tsc --project tsconfig.json)
+
 echo "==> records, template, contract and local-run checks (IAM, logs, sam validate, cfn-lint, OpenAPI, requests.http, make dev)"
 LOCAL_DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" "$PY" -m pytest -q -p no:cacheprovider dev/tests
+
+echo "==> the web client in Chromium (web/tests: playwright-core, axe-core)"
+if CHROMIUM=$(command -v chromium || command -v chromium-browser); then
+  # Its own table and mail queue (so that its mail links open its pages), and its own API: the
+  # web origin allowed, mail linking to it, short-lived access tokens to see them refreshed.
+  WEB_TABLE="$TABLE-web"
+  create_table "$DDB_PORT" "$WEB_TABLE" >/dev/null
+  WEB_PORT=$(free_port)
+  WEB_API_PORT=$(free_port)
+  WEB_ACCESS_TOKEN_TTL_SECONDS=60
+  start_api "$WEB_API_PORT" "$DDB_PORT" "$WEB_TABLE" "$STATE_DIR/api-web-test.log" \
+    --env-var "ALLOWED_ORIGINS=http://localhost:$WEB_PORT" \
+    --env-var "APP_BASE_URL=http://localhost:$WEB_PORT" \
+    --env-var "ACCESS_TOKEN_TTL_SECONDS=$WEB_ACCESS_TOKEN_TTL_SECONDS"
+  wait_for_http "http://127.0.0.1:$WEB_API_PORT/profile" 300
+  start_mail_poller "$WEB_API_PORT" "$DDB_PORT" "$WEB_TABLE" "$STATE_DIR/mail-web-test.log"
+  start_web "$WEB_PORT" "http://localhost:$WEB_API_PORT"
+  started=$(date +%s)
+  (cd web && CHROMIUM="$CHROMIUM" WEB_URL="http://localhost:$WEB_PORT" \
+    WEB_API_URL="http://localhost:$WEB_API_PORT" OTHER_ORIGIN_URL="http://127.0.0.1:$WEB_PORT" \
+    MAIL_URL="http://127.0.0.1:$DDB_PORT/local/sent-mail.json" \
+    WEB_ACCESS_TOKEN_TTL_SECONDS="$WEB_ACCESS_TOKEN_TTL_SECONDS" \
+    SCREENSHOTS_DIR="$ROOT/docs/screenshots" node --test tests/)
+  echo "==> browser tests took $(( $(date +%s) - started )) s"
+else
+  cat >&2 <<'WARN'
+
+  !!! BROWSER TESTS SKIPPED: no Chromium on this machine (chromium or chromium-browser).
+  !!! Install Debian's:  sudo apt-get install -y chromium   (CI installs it: .ci/run)
+  !!! Everything else ran; the web client was not tested.
+
+WARN
+fi
 
 # Last: it registers accounts and drives login throttles, which no other test may meet.
 dev/contract/run.sh "$E2E_BASE_URL" quick

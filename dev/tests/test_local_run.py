@@ -83,8 +83,9 @@ def status_of(url: str) -> tuple[int, bytes]:
 
 
 def test_make_dev_serves_the_api_and_its_contract_and_make_stop_ends_it_with_0():
-    port, ddb_port, docs_port = free_port(), free_port(), free_port()
-    env = {**os.environ, "PORT": str(port), "DDB_PORT": str(ddb_port), "DOCS_PORT": str(docs_port)}
+    port, ddb_port, docs_port, web_port = free_port(), free_port(), free_port(), free_port()
+    env = {**os.environ, "PORT": str(port), "DDB_PORT": str(ddb_port), "DOCS_PORT": str(docs_port),
+           "WEB_PORT": str(web_port)}  # fmt: skip
     dev = subprocess.Popen(["make", "--no-print-directory", "dev"], cwd=ROOT, env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
     try:
@@ -106,6 +107,18 @@ def test_make_dev_serves_the_api_and_its_contract_and_make_stop_ends_it_with_0()
         # Keep reading what the API logs, as a terminal would: a full pipe would block it.
         threading.Thread(target=dev.stdout.read, daemon=True).start()
         assert f"http://127.0.0.1:{docs_port}/openapi.yaml" in banner, banner
+        web = f"http://localhost:{web_port}"
+        assert web in banner, banner
+
+        # The web client, with its CSP, at a page path the app routes itself; the API grants
+        # its origin CORS.
+        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/sessions", timeout=30) as response:
+            assert b'<script type="module" src="/src/app.js">' in response.read()
+            assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+        preflight = urllib.request.Request(f"http://127.0.0.1:{port}/login", method="OPTIONS",
+                                           headers={"Origin": web, "Access-Control-Request-Method": "POST"})  # fmt: skip
+        with urllib.request.urlopen(preflight, timeout=60) as response:
+            assert response.headers["Access-Control-Allow-Origin"] == web
 
         status, document = status_of(f"http://127.0.0.1:{docs_port}/openapi.yaml")
         assert status == 200 and document.startswith(b"openapi: 3.1"), status
@@ -134,14 +147,14 @@ def test_make_dev_serves_the_api_and_its_contract_and_make_stop_ends_it_with_0()
                                cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
         assert shown.returncode == 0, shown.stderr
         assert "Subject: Confirm your email address for Accounts" in shown.stdout, shown.stdout
-        assert "http://localhost:3000/verify#token=" in shown.stdout, shown.stdout
+        assert f"{web}/verify#token=" in shown.stdout, shown.stdout
 
         stop = subprocess.run(["make", "--no-print-directory", "stop", f"PORT={port}"], cwd=ROOT,
                               capture_output=True, text=True, timeout=60)  # fmt: skip
         assert stop.returncode == 0, stop.stderr
         assert dev.wait(timeout=60) == 0, "a deliberate stop exits 0"
         assert not (ROOT / ".local" / f"dev-{port}.pid").exists()
-        for busy in (port, ddb_port, docs_port):
+        for busy in (port, ddb_port, docs_port, web_port):
             with socket.socket() as s:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 s.bind(("127.0.0.1", busy))  # freed: everything it started has stopped

@@ -36,8 +36,9 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 # ------------------------------------------------------------------ validation and lint
 
 
-# This stack's template, and the example of a product's own API behind a JWT authorizer.
-TEMPLATES = ["template.yaml", "examples/product-api/template.yaml"]
+# This stack's template, the example of a product's own API behind a JWT authorizer, and the
+# web client's distribution (web and API on one origin).
+TEMPLATES = ["template.yaml", "examples/product-api/template.yaml", "web/template.yaml"]
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
