@@ -40,12 +40,7 @@ def _resolve(document: dict, node: dict) -> dict:
 
 
 def _codes(document: dict, response: dict) -> list[str]:
-    schema = _resolve(document, response).get("content", {}).get("application/json", {})
-    try:
-        narrowed = schema["schema"]["allOf"][1]["properties"]["error"]["properties"]["code"]
-    except (KeyError, IndexError, TypeError):
-        return []
-    return list(narrowed.get("enum", [narrowed.get("const")]))
+    return list(_resolve(document, response).get("x-error-codes", []))
 
 
 def render(document: dict) -> str:

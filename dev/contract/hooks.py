@@ -79,3 +79,43 @@ def filter_body(context, body):
         except UnicodeDecodeError:
             return False
     return True
+
+
+def _documented_codes() -> dict[tuple[str, str, str], set[str]]:
+    """(METHOD, path, status) → the error codes docs/openapi.yaml lists for that answer."""
+    import pathlib
+
+    import yaml
+
+    document = yaml.safe_load((pathlib.Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml").read_text())
+    responses = document["components"]["responses"]
+    codes = {}
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation.get("responses", {}).items():
+                if "$ref" in response:
+                    response = responses[response["$ref"].rsplit("/", 1)[1]]
+                if "x-error-codes" in response:
+                    codes[(method.upper(), path, status)] = set(response["x-error-codes"])
+    return codes
+
+
+DOCUMENTED_CODES = _documented_codes()
+
+
+@schemathesis.check
+def error_code_is_documented(ctx, response, case):
+    """Every error answer's `code` is one its operation lists for that status (`x-error-codes`):
+    the per-route exactness the document keeps while every error body is the one `Error` type."""
+    if response.status_code < 400:
+        return None
+    try:
+        code = json.loads(response.content)["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return None  # not the envelope: the router's own 404, or a check of its own
+    key = (case.operation.method.upper(), case.operation.path, str(response.status_code))
+    allowed = DOCUMENTED_CODES.get(key)
+    assert allowed is not None and code in allowed, (
+        f"{key[0]} {key[1]} answered {key[2]} {code!r}; the document lists {sorted(allowed or [])}"
+    )
+    return None

@@ -183,6 +183,14 @@ def test_routes_whose_every_success_hashes_get_a_full_vcpu_and_no_other(route, b
     assert (memory >= FULL_VCPU_MB) == every_success_hashes, (binary, memory, successes)
 
 
+def test_a_throttled_sign_in_answers_before_any_argon2_work():
+    """The login throttle refuses before the password is checked: every 429 the login handler
+    tests saw ran no argon2 (the handler test asserts the 429s; this, what they cost)."""
+    throttled = [hashes for status, hashes in RESPONSES["POST /login"] if status == "429"]
+    assert throttled, "the login handler tests drive the throttle"
+    assert all(hashes == 0 for hashes in throttled), throttled
+
+
 # ------------------------------------------------------------------ log hygiene
 
 SECRET_SHAPES = {

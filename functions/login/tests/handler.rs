@@ -198,11 +198,9 @@ async fn five_failures_throttle_known_and_unknown_emails_alike() {
                 "{email} attempt {attempt}"
             );
         }
-        // Throttled even with the right password, and before any argon2 work.
-        let started = Instant::now();
-        let throttled = raw(&state, &ok_event(email)).await;
-        assert!(started.elapsed() < Duration::from_millis(500));
-        answers.push(throttled);
+        // Throttled even with the right password, and before any argon2 work (what each 429
+        // cost is held by dev/tests/test_records.py, from the records, not by a clock).
+        answers.push(raw(&state, &ok_event(email)).await);
     }
     assert_eq!(
         answers[0], answers[1],
