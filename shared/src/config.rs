@@ -542,14 +542,7 @@ impl Config {
             )?,
         };
         let app_base_url = text(&get, APP_BASE_URL);
-        if !url::Url::parse(&app_base_url)
-            .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
-        {
-            return Err(ConfigError::Invalid {
-                name: APP_BASE_URL.name,
-                reason: "must be an http or https URL".to_owned(),
-            });
-        }
+        // `origin_of` is also the check: an http or https URL with a host.
         let browser = BrowserSettings {
             allowed_origins: origins(&text(&get, ALLOWED_ORIGINS))?,
             app_origin: origin_of(&app_base_url).ok_or_else(|| ConfigError::Invalid {
@@ -791,6 +784,20 @@ mod tests {
         );
         assert_eq!(settings.app_origin, "https://app.example.com");
         assert!(browser("").expect("valid").allowed_origins.is_empty());
+        for bad in ["ftp://app.example.com", "not a url", "https://"] {
+            let mut vars = MINIMAL.to_vec();
+            vars.push((APP_BASE_URL, bad));
+            assert!(
+                matches!(
+                    config(&vars),
+                    Err(ConfigError::Invalid {
+                        name: "APP_BASE_URL",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
         for refused in [
             "*",
             "null",
