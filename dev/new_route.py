@@ -152,6 +152,32 @@ pub async fn handler(state: &AppState, event: Event) -> EventResponse {{
     }
 
 
+def alarm_block(resource: str, name: str) -> str:
+    """A function's two alarms: invocation errors (which also roll a gradual deployment back)
+    and throttles. docs/operations.md says what each means and what to do."""
+    return "".join(
+        f"""  {resource}{metric}Alarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmDescription: "{name}: {what}. Runbook: docs/operations.md#{anchor}"
+      Namespace: AWS/Lambda
+      MetricName: {metric}
+      Dimensions: [{{Name: FunctionName, Value: !Ref {resource}Function}}]
+      Statistic: Sum
+      Period: 60
+      EvaluationPeriods: 1
+      Threshold: 1
+      ComparisonOperator: GreaterThanOrEqualToThreshold
+      TreatMissingData: notBreaching
+      AlarmActions: !If [NotifiesAlarms, [!If [HasAlarmTopic, !Ref AlarmTopicArn, !Ref AlarmEmailTopic]], !Ref AWS::NoValue]
+"""
+        for metric, what, anchor in (
+            ("Errors", "invocations failed (a crash, a timeout, out of memory)", "function-errors"),
+            ("Throttles", "invocations were throttled (no concurrency left)", "function-throttles"),
+        )
+    )
+
+
 def template_block(name: str, method: str, path: str, bearer: bool, summary: str) -> str:
     resource = pascal(name)
     policies = (
@@ -179,6 +205,7 @@ def template_block(name: str, method: str, path: str, bearer: bool, summary: str
       Description: {json.dumps(f"{method} {path} - {summary[0].lower() + summary[1:]}.")}
       Role: !GetAtt {resource}Role.Arn
       LoggingConfig: {{LogGroup: !Ref {resource}Logs}}
+      DeploymentPreference: {{Alarms: [!Ref {resource}ErrorsAlarm]}}
       Events:
         Api:
           Type: HttpApi
@@ -188,7 +215,7 @@ def template_block(name: str, method: str, path: str, bearer: bool, summary: str
     Properties:
       LogGroupName: !Sub /aws/lambda/${{AWS::StackName}}/{name}
       RetentionInDays: !Ref LogRetentionDays
-  {resource}Role:
+{alarm_block(resource, name)}  {resource}Role:
     Type: AWS::IAM::Role
     Properties:
       AssumeRolePolicyDocument:

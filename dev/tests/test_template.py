@@ -297,3 +297,99 @@ def test_http_api_is_throttled_logged_and_cors_is_the_functions_opt_in():
 
 def test_outputs_give_the_url_table_and_secret():
     assert {"ApiUrl", "TableName", "TokenSigningKeySecretArn"} <= set(TEMPLATE["Outputs"])
+
+
+# ------------------------------------------------------------------ operations: alarms, rollout, stages
+
+ALARMS = cfn.resources_of_type(TEMPLATE, "AWS::CloudWatch::Alarm")
+OPERATIONS = (ROOT / "docs" / "operations.md").read_text()
+
+
+def _anchors(markdown: str) -> set[str]:
+    """GitHub's heading anchors of a Markdown document."""
+    return {
+        re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        for heading in re.findall(r"^#+ (.+)$", markdown, re.M)
+    }
+
+
+def test_every_function_has_its_errors_and_throttles_alarms_and_rolls_back_on_errors():
+    for name, function in FUNCTIONS.items():
+        resource = name.removesuffix("Function")
+        for metric in ("Errors", "Throttles"):
+            alarm = ALARMS.get(f"{resource}{metric}Alarm")
+            assert alarm, f"{name} has no {resource}{metric}Alarm (make route writes both)"
+            props = alarm["Properties"]
+            assert (props["Namespace"], props["MetricName"]) == ("AWS/Lambda", metric)
+            assert props["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": name}}]
+        preference = function["Properties"]["DeploymentPreference"]
+        assert preference == {"Alarms": [{"Ref": f"{resource}ErrorsAlarm"}]}, name
+
+
+def test_deployments_are_gradual_through_the_live_alias_and_watch_the_api_5xx_rate():
+    import rotate_key
+
+    globals_ = TEMPLATE["Globals"]["Function"]
+    # make rotate-key's recycling republishes behind this alias.
+    assert globals_["AutoPublishAlias"] == rotate_key.LIVE_ALIAS
+    assert globals_["DeploymentPreference"] == {
+        "Type": {"Ref": "DeploymentStrategy"},
+        "Alarms": [{"Ref": "ApiServerErrorsAlarm"}],
+    }
+    strategy = TEMPLATE["Parameters"]["DeploymentStrategy"]
+    assert strategy["Default"] == "Canary10Percent5Minutes"
+    assert strategy["Default"] in strategy["AllowedValues"]
+    # Whoever invokes the authorizer invokes what deployments move.
+    assert TEMPLATE["Outputs"]["AuthorizerFunctionArn"]["Value"] == {"Ref": "AuthorizerFunction.Alias"}
+
+
+def test_the_stack_alarms_watch_5xx_dynamodb_throttles_dead_letters_and_login_429s():
+    assert {"ApiServerErrorsAlarm", "TableThrottlesAlarm", "MailDeadLetterAlarm", "LoginThrottledAlarm"} <= set(ALARMS)
+    (login_filter,) = cfn.resources_of_type(TEMPLATE, "AWS::Logs::MetricFilter").values()
+    props = login_filter["Properties"]
+    assert props["LogGroupName"] == {"Ref": "LoginLogs"}
+    # The line shared/src/http.rs writes for every answer.
+    assert '$.message = "request completed"' in props["FilterPattern"]
+    assert "$.status = 429" in props["FilterPattern"]
+    assert '"request completed"' in (ROOT / "shared" / "src" / "http.rs").read_text()
+    metric = props["MetricTransformations"][0]
+    alarm = ALARMS["LoginThrottledAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == (metric["MetricNamespace"], metric["MetricName"])
+
+
+def test_every_alarm_notifies_when_asked_and_names_its_runbook_section():
+    anchors = _anchors(OPERATIONS)
+    notify = {"Fn::If": ["NotifiesAlarms", [{"Fn::If": ["HasAlarmTopic", {"Ref": "AlarmTopicArn"}, {"Ref": "AlarmEmailTopic"}]}], {"Ref": "AWS::NoValue"}]}
+    for name, alarm in ALARMS.items():
+        props = alarm["Properties"]
+        assert props["AlarmActions"] == notify, name
+        assert props["TreatMissingData"] == "notBreaching", name
+        description = props["AlarmDescription"]
+        description = description.get("Fn::Sub", description) if isinstance(description, dict) else description
+        (anchor,) = re.findall(r"docs/operations\.md#([\w-]+)", description)
+        assert anchor in anchors, f"{name}: docs/operations.md has no section #{anchor}"
+
+
+def test_the_dashboard_is_valid_json_once_substituted():
+    (dashboard,) = cfn.resources_of_type(TEMPLATE, "AWS::CloudWatch::Dashboard").values()
+    body = re.sub(r"\$\{[\w:.]+\}", "1", dashboard["Properties"]["DashboardBody"]["Fn::Sub"])
+    widgets = json.loads(body)["widgets"]
+    titles = {w["properties"].get("title") for w in widgets}
+    assert {"API answers per minute", "Function errors", "Function throttles", "DynamoDB capacity used and throttled", "Mail queue"} <= titles
+
+
+def test_samconfig_has_three_stages_each_its_own_stack_with_template_parameters_only():
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    stacks = set()
+    for stage in ("dev", "staging", "prod"):
+        deploy = config[stage]["deploy"]["parameters"]
+        stacks.add(deploy["stack_name"])
+        assert deploy["resolve_s3"] is True and deploy["capabilities"] == "CAPABILITY_IAM"
+        overrides = dict(pair.split("=", 1) for pair in deploy["parameter_overrides"].split())
+        assert overrides["StageName"] == stage
+        assert set(overrides) <= set(TEMPLATE["Parameters"]), stage
+        strategy = TEMPLATE["Parameters"]["DeploymentStrategy"]["AllowedValues"]
+        assert overrides["DeploymentStrategy"] in strategy
+        assert config[stage]["build"]["parameters"]["beta_features"] is True  # rust-cargolambda
+    assert len(stacks) == 3
+    assert config["prod"]["deploy"]["parameters"]["confirm_changeset"] is True
