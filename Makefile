@@ -86,10 +86,12 @@ route: venv ## New route: make route NAME=verify-email METHOD=POST PATH=/email/v
 	$(VENV)/bin/python dev/make_events.py
 	$(VENV)/bin/python dev/route_table.py
 
-docs: venv ## Regenerate what derives from the template, the OpenAPI document and the config table: events/, README's tables
+docs: venv ## Regenerate what derives from the template, the OpenAPI document, the config and the test records: events/, docs/ tables
 	$(VENV)/bin/python dev/make_events.py
 	$(VENV)/bin/python dev/route_table.py
 	$(VENV)/bin/python dev/config_table.py
+	@if ls target/handler-records/*.tsv >/dev/null 2>&1; then cd dev && ../$(VENV)/bin/python capacity.py; \
+	  else echo "docs/scaling.md's capacity table needs the handler tests' records: run make test, then make docs"; fi
 
 # SAM CLI reports usage to AWS unless told not to; these targets tell it not to.
 SAM := SAM_CLI_TELEMETRY=0 SAM_CLI_DISABLE_UPDATE_CHECK=1 $(VENV)/bin/sam

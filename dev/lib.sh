@@ -76,10 +76,10 @@ create_table() {
   (cd "$ROOT/dev" && "$PY" local_table.py --endpoint "http://127.0.0.1:$1" --table "$2")
 }
 
-# start_docs PORT: the API's documents (docs/: openapi.yaml, requests.http) over HTTP on
-# 127.0.0.1:PORT, for tools that import a contract by URL.
+# start_docs PORT API_URL: the API's documents (docs/: openapi.yaml, requests.http) over HTTP on
+# 127.0.0.1:PORT, for tools that import a contract by URL, naming API_URL as the local server.
 start_docs() {
-  setsid "$PY" -m http.server "$1" --bind 127.0.0.1 --directory "$ROOT/docs" \
+  setsid "$PY" "$ROOT/dev/docs_server.py" --port "$1" --api "$2" \
     >"$STATE_DIR/docs-$1.log" 2>&1 &
   STARTED_PIDS+=("$!")
   wait_for_http "http://127.0.0.1:$1/openapi.yaml" 30

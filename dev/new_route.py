@@ -9,7 +9,7 @@ right after it:
 - docs/openapi.yaml: the operation (edit its description, request body and answers);
 - Cargo.toml: the local router entry for `make dev`;
 - docs/requests.http: one request to click;
-- then `make docs`: the route's standard events and README's route table.
+- then `make docs`: the route's standard events and docs/api.md's route table.
 
 A bearer route starts as "who am I" (the caller's user, `200`); a public one answers `204`. Change
 the handler, its tests and the operation together; `make test` then tells you what the role must
@@ -256,7 +256,7 @@ def openapi_operation(name: str, method: str, bearer: bool, summary: str) -> str
       summary: {json.dumps(summary)}
       description: |
         {summary}. (Describe the route here: what it accepts, what it guarantees, what each
-        refusal means; README's route table is generated from this document.)
+        refusal means; docs/api.md's route table is generated from this document.)
 {security}{responses}"""
 
 

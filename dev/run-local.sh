@@ -39,7 +39,7 @@ echo "==> building the functions"
 cargo build --workspace --bins
 
 echo "==> API documents (docs/openapi.yaml, docs/requests.http) on 127.0.0.1:$DOCS_PORT"
-start_docs "$DOCS_PORT"
+start_docs "$DOCS_PORT" "http://127.0.0.1:$PORT"
 
 echo "==> API (cargo lambda watch) on 127.0.0.1:$PORT"
 start_api "$PORT" "$DDB_PORT" "$TABLE" "" \

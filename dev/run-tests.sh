@@ -60,8 +60,11 @@ cmp -s "$STATE_DIR/api-types.d.ts" web/src/api-types.d.ts || {
 }
 (cd web && npx --no-install tsc --project tsconfig.json)
 
-echo "==> records, template, contract and local-run checks (IAM, logs, sam validate, cfn-lint, OpenAPI, requests.http, make dev)"
+echo "==> records, capacity, template, contract and local-run checks (IAM, logs, costs, sam validate, cfn-lint, OpenAPI, requests.http, the README walkthrough, make smoke, make dev)"
 LOCAL_DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" "$PY" -m pytest -q -p no:cacheprovider dev/tests
+
+echo "==> make load for 15 s against the test API (Locust; dev/load), then the table checked"
+PORT=$API_PORT DDB_PORT=$DDB_PORT TABLE=$TABLE LOAD_SECONDS=15 LOAD_USERS=12 dev/load/run.sh
 
 echo "==> the web client in Chromium (web/tests: playwright-core, axe-core)"
 if CHROMIUM=$(command -v chromium || command -v chromium-browser); then

@@ -9,7 +9,7 @@
 # Every check runs except two, for reasons of the design rather than of the implementation:
 # - unsupported_method expects 405 for a method a path does not have. A function never sees
 #   such a request: API Gateway and the local emulator route by method and path and answer 404
-#   themselves (README, "Errors").
+#   themselves (docs/api.md, "Errors").
 # - positive_data_acceptance expects 2xx for every schema-valid body. The rules for new
 #   passwords (not one of 17,950 common ones, not the email), emails (IDNA, no IP literals) and
 #   names (a visible character) are not expressible in JSON Schema, so a schema-valid body can

@@ -1,5 +1,5 @@
 """The functions' configuration is one table (`shared::config::VARIABLES`: name, default, range,
-meaning); the template's parameters, `dev/local.env` and README's table are held to it."""
+meaning); the template's parameters, `dev/local.env` and docs/configuration.md's table are held to it."""
 
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ def variables() -> dict[str, dict]:
     return {v["name"]: v for v in config_table.variables()}
 
 
-def test_readme_has_the_table_as_generated():
-    readme = (ROOT / "README.md").read_text()
-    assert config_table.current(readme) == config_table.render(list(variables().values())), (
-        "README.md's configuration table is stale: run `make docs`"
+def test_docs_configuration_md_has_the_table_as_generated():
+    document = config_table.TARGET.read_text()
+    assert config_table.current(document) == config_table.render(list(variables().values())), (
+        "docs/configuration.md's configuration table is stale: run `make docs`"
     )
 
 

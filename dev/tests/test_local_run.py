@@ -120,8 +120,18 @@ def test_make_dev_serves_the_api_and_its_contract_and_make_stop_ends_it_with_0()
         with urllib.request.urlopen(preflight, timeout=60) as response:
             assert response.headers["Access-Control-Allow-Origin"] == web
 
-        status, document = status_of(f"http://127.0.0.1:{docs_port}/openapi.yaml")
-        assert status == 200 and document.startswith(b"openapi: 3.1"), status
+        # The contract, importable by URL from a browser tool: its media type, CORS, and this
+        # run's API address (PORT moves it) as the local server.
+        request = urllib.request.Request(f"http://127.0.0.1:{docs_port}/openapi.yaml",
+                                         headers={"Origin": "https://editor.swagger.io"})  # fmt: skip
+        with urllib.request.urlopen(request, timeout=30) as response:
+            document = response.read()
+            assert response.headers["Content-Type"] == "application/yaml"
+            assert response.headers["Access-Control-Allow-Origin"] == "*"
+        assert document.startswith(b"openapi: 3.1")
+        assert f"- url: http://127.0.0.1:{port}\n".encode() in document
+        with urllib.request.urlopen(f"http://127.0.0.1:{docs_port}/requests.http", timeout=30) as response:
+            assert f"@baseUrl = http://127.0.0.1:{port}\n".encode() in response.read()
         assert status_of(f"http://127.0.0.1:{port}/profile")[0] == 401
 
         # Mail: a registration's verification reaches the local SES through the queue, the

@@ -1,5 +1,5 @@
 """Offline proofs about template.yaml: it validates, it lints clean, and it agrees with the code,
-the local router, the events, the README and the local table."""
+the local router, the events, the docs and the local table."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 //! Prints the functions' configuration variables ([`shared::config::VARIABLES`]) as JSON: name,
-//! default, range and meaning. `dev/config_table.py` writes README's table from it, and
+//! default, range and meaning. `dev/config_table.py` writes docs/configuration.md's table from it, and
 //! `dev/tests/test_config.py` holds template.yaml's Parameters and `dev/local.env` to it.
 
 use serde_json::{Value, json};

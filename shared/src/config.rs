@@ -14,7 +14,7 @@ use crate::password::{
 
 /// One configuration variable, written once: its name, default, range and meaning. The parser
 /// reads through it; `shared/examples/config_table.rs` prints [`VARIABLES`] as JSON, from which
-/// README's table is generated and against which template.yaml's Parameters (`Default`,
+/// docs/configuration.md's table is generated and against which template.yaml's Parameters (`Default`,
 /// `MinValue`, `MaxValue`) and `dev/local.env` are checked (`dev/tests/test_config.py`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Variable {
@@ -24,7 +24,7 @@ pub struct Variable {
     pub default: Unset,
     /// The inclusive range of a number.
     pub range: Option<(u64, u64)>,
-    /// What it means (one line of README's table).
+    /// What it means (one line of docs/configuration.md's table).
     pub doc: &'static str,
 }
 
@@ -306,7 +306,7 @@ pub const RUST_LOG: Variable = Variable {
     doc: "log filter: `target=level` directives, e.g. `info,shared=debug` (`tracing_subscriber::filter::Targets` syntax; no span filters); dependencies never below `debug`",
 };
 
-/// Every variable the functions read, in the order README lists them.
+/// Every variable the functions read, in the order docs/configuration.md lists them.
 pub const VARIABLES: &[Variable] = &[
     TABLE_NAME,
     HMAC_KEY_SECRET_ARN,

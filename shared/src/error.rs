@@ -133,7 +133,7 @@ impl ApiError {
         }
     }
 
-    /// The stable, machine-readable code clients match on (listed in the README).
+    /// The stable, machine-readable code clients match on (listed in docs/api.md).
     pub fn code(&self) -> &'static str {
         match self {
             Self::BadRequest => "bad_request",
@@ -331,8 +331,8 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_error_table_lists_exactly_these_codes_and_statuses() {
-        let readme = include_str!("../../README.md");
+    fn the_api_doc_error_table_lists_exactly_these_codes_and_statuses() {
+        let readme = include_str!("../../docs/api.md");
         let mut documented: Vec<(u16, String)> = readme
             .lines()
             .filter_map(|line| {
@@ -352,8 +352,8 @@ mod tests {
     }
 
     #[test]
-    fn codes_are_stable_lower_snake_case_and_documented_in_the_readme() {
-        let readme = include_str!("../../README.md");
+    fn codes_are_stable_lower_snake_case_and_documented_in_docs_api_md() {
+        let readme = include_str!("../../docs/api.md");
         for error in every_variant() {
             let code = error.code();
             assert!(
@@ -362,7 +362,7 @@ mod tests {
             );
             assert!(
                 readme.contains(&format!("`{code}`")),
-                "error code `{code}` is missing from README.md"
+                "error code `{code}` is missing from docs/api.md"
             );
         }
     }

@@ -704,7 +704,7 @@ fn account_management_end_to_end() {
 }
 
 /// A method or path the API does not have never reaches a function: the router answers 404
-/// itself (as the README's error table says), with the emulator's plain text rather than the
+/// itself (as docs/api.md's error table says), with the emulator's plain text rather than the
 /// project's envelope. Nothing is registered by the wrong method either.
 #[test]
 fn unknown_methods_and_paths_are_the_routers_404_and_reach_no_function() {

@@ -1,6 +1,6 @@
 // What every twin handler shares, built once per cold start as the Rust functions do: config,
 // the DynamoDB client, the token key, the password hasher. Same table layout as the Rust API
-// (README "Data model"): user, email claim and session items under pk/sk.
+// (docs/architecture.md, "Data model"): user, email claim and session items under pk/sk.
 import { createHash, createHmac, randomBytes, randomUUID } from "node:crypto";
 import {
   DynamoDBClient,

@@ -11,7 +11,13 @@
 //! - `dynamodb <route> <IAM action> <key prefix>`: a call a handler made (a transaction counts
 //!   as one action per item, a batch as one line per key prefix it touched);
 //! - `argon2 <route> <hash|verify>`: a password hash or verification a handler ran;
-//! - `response <route> <status> <argon2 calls>`: one served request.
+//! - `response <route> <status> <argon2 calls> <request>`: one served request (`request`
+//!   numbers the requests of one test process);
+//! - `capacity <route> <request> <call> <operation> <key prefix> <read|write> <bytes>
+//!   <consistent> <transactional>`: what one item of a DynamoDB call costs, for the capacity
+//!   and cost table (`dev/capacity.py`): `call` numbers the DynamoDB calls, `bytes` is the
+//!   item's size as DynamoDB counts it (the sum of the items a `Query` returned), `-` where a
+//!   write names only the key (an update, a delete, a condition check).
 //!
 //! A test's own set-up (creating users, signing in through the store) runs outside any request
 //! span, so it is not recorded: what is recorded is what the function deployed for that route
@@ -21,11 +27,15 @@ use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Once};
 
-use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_smithy_types::config_bag::{Storable, StoreReplace};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id};
 use tracing::{Event, Subscriber};
@@ -123,9 +133,14 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for SharedFile {
 #[derive(Debug, Clone)]
 struct Request {
     route: String,
+    id: u64,
     status: Option<u64>,
     argon2: u32,
 }
+
+/// Numbers requests and DynamoDB calls within a test process.
+static REQUESTS: AtomicU64 = AtomicU64::new(0);
+static CALLS: AtomicU64 = AtomicU64::new(0);
 
 /// Reads one field of a span or event.
 struct FieldValue(&'static str, Option<String>);
@@ -168,6 +183,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Records {
             attributes.record(&mut route);
             span.extensions_mut().insert(Request {
                 route: route.1.unwrap_or_default(),
+                id: REQUESTS.fetch_add(1, Ordering::Relaxed),
                 status: None,
                 argon2: 0,
             });
@@ -204,8 +220,8 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Records {
         if let Some(request) = span.extensions().get::<Request>() {
             let status = request.status.map_or("-".to_owned(), |s| s.to_string());
             append(&format!(
-                "response\t{}\t{status}\t{}\n",
-                request.route, request.argon2
+                "response\t{}\t{status}\t{}\t{}\n",
+                request.route, request.argon2, request.id
             ));
         }
     }
@@ -213,11 +229,19 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Records {
 
 /// The route of the request whose handler is running on this task, if any.
 fn current_route() -> Option<String> {
+    current_request().map(|(route, _)| route)
+}
+
+/// The route and number of the request whose handler is running on this task, if any.
+fn current_request() -> Option<(String, u64)> {
     tracing::Span::current().with_subscriber(|(id, dispatch)| {
         let registry = dispatch.downcast_ref::<Registry>()?;
         let span = registry.span(id)?;
-        span.scope()
-            .find_map(|span| span.extensions().get::<Request>().map(|r| r.route.clone()))
+        span.scope().find_map(|span| {
+            span.extensions()
+                .get::<Request>()
+                .map(|r| (r.route.clone(), r.id))
+        })
     })?
 }
 
@@ -392,7 +416,7 @@ impl Intercept for ActionLog {
     fn read_before_execution(
         &self,
         context: &BeforeSerializationInterceptorContextRef<'_>,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
         let Some(route) = current_route() else {
             return Ok(());
@@ -410,13 +434,298 @@ impl Intercept for ActionLog {
             }
         }
         append(&lines);
+        if let Some((route, request)) = current_request() {
+            let call = CALLS.fetch_add(1, Ordering::Relaxed);
+            cfg.interceptor_state().store_put(Plan {
+                route,
+                request,
+                call,
+                charges: charges(context),
+            });
+        }
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let Some(plan) = cfg.load::<Plan>() else {
+            return Ok(());
+        };
+        let output = context.output_or_error().and_then(Result::ok);
+        let mut lines = String::new();
+        for charge in plan.charges.iter().flat_map(|charge| charge.settle(output)) {
+            lines.push_str(&format!(
+                "capacity\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+                plan.route,
+                plan.request,
+                plan.call,
+                charge.operation,
+                charge.kind,
+                if charge.write { "write" } else { "read" },
+                charge.bytes.map_or("-".to_owned(), |b| b.to_string()),
+                u8::from(charge.consistent),
+                u8::from(charge.transactional),
+            ));
+        }
+        append(&lines);
         Ok(())
     }
 }
 
+/// What one DynamoDB call of a request will be charged for, item by item: planned from its
+/// input before it is sent, settled with the items it returned.
+#[derive(Debug, Clone)]
+struct Plan {
+    route: String,
+    request: u64,
+    call: u64,
+    charges: Vec<Charge>,
+}
+
+impl Storable for Plan {
+    type Storer = StoreReplace<Self>;
+}
+
+#[derive(Debug, Clone)]
+struct Charge {
+    operation: &'static str,
+    /// The item's kind: its partition and sort key prefixes, `USER/SESSION`.
+    kind: String,
+    write: bool,
+    /// Known for items the request carries (a put); a read's come from its output.
+    bytes: Option<u64>,
+    consistent: bool,
+    transactional: bool,
+    /// For a `BatchGetItem`: how many keys it asked for (each is charged, found or not).
+    keys: usize,
+}
+
+impl Charge {
+    fn read(operation: &'static str, kind: String, consistent: bool, keys: usize) -> Self {
+        Self {
+            operation,
+            kind,
+            write: false,
+            bytes: None,
+            consistent,
+            transactional: false,
+            keys,
+        }
+    }
+
+    fn write(operation: &'static str, key: Option<&Item>, item: Option<&Item>) -> Self {
+        Self {
+            operation,
+            kind: key.and_then(item_kind).unwrap_or_default(),
+            write: true,
+            bytes: item.map(item_size),
+            consistent: false,
+            transactional: false,
+            keys: 1,
+        }
+    }
+
+    /// The charges once the answer is known: a read gets the size of what it returned (a batch
+    /// one charge per key asked, found or not); a write is as planned.
+    fn settle(
+        &self,
+        output: Option<&aws_smithy_runtime_api::client::interceptors::context::Output>,
+    ) -> Vec<Charge> {
+        use aws_sdk_dynamodb::operation::{
+            batch_get_item::BatchGetItemOutput, get_item::GetItemOutput, query::QueryOutput,
+        };
+        if self.write {
+            return vec![self.clone()];
+        }
+        let with = |kind: String, bytes: u64| Charge {
+            kind,
+            bytes: Some(bytes),
+            ..self.clone()
+        };
+        let Some(output) = output else {
+            return vec![with(self.kind.clone(), 0)];
+        };
+        if let Some(get) = output.downcast_ref::<GetItemOutput>() {
+            vec![with(self.kind.clone(), get.item().map_or(0, item_size))]
+        } else if let Some(query) = output.downcast_ref::<QueryOutput>() {
+            vec![with(
+                self.kind.clone(),
+                query.items().iter().map(item_size).sum(),
+            )]
+        } else if let Some(batch) = output.downcast_ref::<BatchGetItemOutput>() {
+            let found: Vec<&Item> = batch
+                .responses()
+                .into_iter()
+                .flat_map(|t| t.values())
+                .flatten()
+                .collect();
+            let mut charges: Vec<Charge> = found
+                .iter()
+                .map(|item| {
+                    with(
+                        item_kind(item).unwrap_or(self.kind.clone()),
+                        item_size(item),
+                    )
+                })
+                .collect();
+            let missing = self.keys.saturating_sub(found.len());
+            charges.extend((0..missing).map(|_| with(self.kind.clone(), 0)));
+            charges
+        } else {
+            vec![with(self.kind.clone(), 0)]
+        }
+    }
+}
+
+/// The charges a request plans (see [`Charge`]).
+fn charges(context: &BeforeSerializationInterceptorContextRef<'_>) -> Vec<Charge> {
+    use aws_sdk_dynamodb::operation::{
+        batch_get_item::BatchGetItemInput, batch_write_item::BatchWriteItemInput,
+        delete_item::DeleteItemInput, get_item::GetItemInput, put_item::PutItemInput,
+        query::QueryInput, transact_write_items::TransactWriteItemsInput,
+        update_item::UpdateItemInput,
+    };
+    let input = context.input();
+    if let Some(transaction) = input.downcast_ref::<TransactWriteItemsInput>() {
+        return transaction
+            .transact_items()
+            .iter()
+            .map(|item| {
+                let mut charge = match (
+                    item.put(),
+                    item.delete(),
+                    item.update(),
+                    item.condition_check(),
+                ) {
+                    (Some(put), ..) => Charge::write("PutItem", Some(put.item()), Some(put.item())),
+                    (_, Some(delete), ..) => Charge::write("DeleteItem", delete.key().into(), None),
+                    (_, _, Some(update), _) => {
+                        Charge::write("UpdateItem", update.key().into(), None)
+                    }
+                    (.., check) => Charge::write("ConditionCheck", check.map(|c| c.key()), None),
+                };
+                charge.transactional = true;
+                charge
+            })
+            .collect();
+    }
+    let prefix = |key: Option<&Item>| key.and_then(item_kind).unwrap_or_default();
+    if let Some(get) = input.downcast_ref::<GetItemInput>() {
+        vec![Charge::read(
+            "GetItem",
+            prefix(get.key()),
+            get.consistent_read() == Some(true),
+            1,
+        )]
+    } else if let Some(query) = input.downcast_ref::<QueryInput>() {
+        let key = queried_key(query);
+        vec![Charge::read(
+            "Query",
+            prefix(key.as_ref()),
+            query.consistent_read() == Some(true),
+            1,
+        )]
+    } else if let Some(batch) = input.downcast_ref::<BatchGetItemInput>() {
+        let tables: Vec<_> = batch
+            .request_items()
+            .into_iter()
+            .flat_map(|t| t.values())
+            .collect();
+        let keys: Vec<&Item> = tables.iter().flat_map(|t| t.keys()).collect();
+        let consistent = tables.iter().any(|t| t.consistent_read() == Some(true));
+        vec![Charge::read(
+            "BatchGetItem",
+            prefix(keys.first().copied()),
+            consistent,
+            keys.len(),
+        )]
+    } else if let Some(put) = input.downcast_ref::<PutItemInput>() {
+        vec![Charge::write("PutItem", put.item(), put.item())]
+    } else if let Some(update) = input.downcast_ref::<UpdateItemInput>() {
+        vec![Charge::write("UpdateItem", update.key(), None)]
+    } else if let Some(delete) = input.downcast_ref::<DeleteItemInput>() {
+        vec![Charge::write("DeleteItem", delete.key(), None)]
+    } else if let Some(batch) = input.downcast_ref::<BatchWriteItemInput>() {
+        batch
+            .request_items()
+            .into_iter()
+            .flat_map(|t| t.values())
+            .flatten()
+            .filter_map(|request| {
+                request
+                    .put_request()
+                    .map(|put| Charge::write("PutItem", Some(put.item()), Some(put.item())))
+                    .or_else(|| {
+                        request
+                            .delete_request()
+                            .map(|delete| Charge::write("DeleteItem", Some(delete.key()), None))
+                    })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    }
+}
+
+/// An item's kind, `<partition key prefix>/<sort key prefix>` (`USER/SESSION`, `EMAIL/EMAIL`);
+/// the partition prefix alone for a `Query`'s key.
+fn item_kind(item: &Item) -> Option<String> {
+    let pk = key_prefix(item)?;
+    let sk = item
+        .get(crate::store::SORT_KEY)
+        .and_then(|sk| sk.as_s().ok())
+        .map(|sk| sk.split('#').next().unwrap_or_default().to_owned());
+    Some(match sk {
+        Some(sk) => format!("{pk}/{sk}"),
+        None => pk,
+    })
+}
+
+/// An item's size as DynamoDB bills it: each attribute's name plus its value (numbers about
+/// one byte per two significant digits plus one; lists and maps 3 bytes plus one per element).
+pub fn item_size(item: &Item) -> u64 {
+    item.iter()
+        .map(|(name, value)| name.len() as u64 + value_size(value))
+        .sum()
+}
+
+fn value_size(value: &AttributeValue) -> u64 {
+    match value {
+        AttributeValue::S(text) => text.len() as u64,
+        AttributeValue::N(number) => number_size(number),
+        AttributeValue::B(bytes) => bytes.as_ref().len() as u64,
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        AttributeValue::Ss(texts) => texts.iter().map(|t| t.len() as u64).sum(),
+        AttributeValue::Ns(numbers) => numbers.iter().map(|n| number_size(n)).sum(),
+        AttributeValue::Bs(blobs) => blobs.iter().map(|b| b.as_ref().len() as u64).sum(),
+        AttributeValue::L(values) => 3 + values.iter().map(|v| 1 + value_size(v)).sum::<u64>(),
+        AttributeValue::M(map) => {
+            3 + map
+                .iter()
+                .map(|(name, v)| 1 + name.len() as u64 + value_size(v))
+                .sum::<u64>()
+        }
+        _ => 0,
+    }
+}
+
+fn number_size(number: &str) -> u64 {
+    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+    let significant = digits
+        .trim_start_matches('0')
+        .trim_end_matches('0')
+        .len()
+        .max(1) as u64;
+    significant.div_ceil(2) + 1
+}
+
 /// Records, for every call to another AWS service (SQS, SES) made while a handler serves a
-/// request, the route and the IAM action: `<service> <route> <action> -`, e.g.
-/// `sqs POST /register SendMessage -`. Installed on the SQS and SES clients of test states.
+/// request, the route, the IAM action and the request's number: `<service> <route> <action>
+/// <request>`, e.g. `sqs POST /register SendMessage 12`. Installed on the SQS and SES clients of test states.
 #[derive(Debug, Clone, Default)]
 pub struct ServiceLog;
 
@@ -432,14 +741,15 @@ impl Intercept for ServiceLog {
         cfg: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
         use aws_smithy_runtime_api::client::orchestrator::Metadata;
-        let (Some(route), Some(call)) = (current_route(), cfg.load::<Metadata>()) else {
+        let (Some((route, request)), Some(call)) = (current_request(), cfg.load::<Metadata>())
+        else {
             return Ok(());
         };
         let service = match call.service().to_ascii_lowercase().as_str() {
             "sesv2" => "ses".to_owned(),
             other => other.to_owned(),
         };
-        append(&format!("{service}\t{route}\t{}\t-\n", call.name()));
+        append(&format!("{service}\t{route}\t{}\t{request}\n", call.name()));
         Ok(())
     }
 }
