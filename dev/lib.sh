@@ -106,7 +106,10 @@ start_api() {
   local port=$1 ddb_port=$2 table=$3 log=${4:-}
   shift $(( $# < 4 ? $# : 4 ))
   local aws="http://127.0.0.1:$ddb_port"
-  local cmd=(cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port"
+  # --quiet and the emulator's own RUST_LOG=warn: no cargo lines ("Blocking waiting for file
+  # lock", "Running ...") and no "spawning instance" lines for every instance it starts; the
+  # functions log at local.env's RUST_LOG. What a person sees is the functions' own lines.
+  local cmd=(env RUST_LOG=warn cargo lambda watch --quiet --invoke-address 127.0.0.1 --invoke-port "$port"
     --concurrency 4 --disable-cors --env-file "$ROOT/dev/local.env"
     --env-var "AWS_ENDPOINT_URL_DYNAMODB=$aws" --env-var "AWS_ENDPOINT_URL_SQS=$aws"
     --env-var "AWS_ENDPOINT_URL_SESV2=$aws"

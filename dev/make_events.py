@@ -176,8 +176,8 @@ REFRESH_PLACEHOLDER = "REPLACE_WITH_A_REFRESH_TOKEN_FROM_REGISTER_LOGIN_OR_REFRE
 SESSION_ID = "7d444840-9dc0-41f2-a7a2-4b2fc5f8e1a3"
 
 
-# Client-controlled headers that made lambda_http 1.3.2 panic while converting the event
-# (issue 6): each is sent to every route.
+# Client-controlled headers that made lambda_http 1.3.2 panic while converting the event: each
+# is sent to every route.
 HOSTILE_HEADERS = {
     "forwarded-proto-space": {"x-forwarded-proto": "a b"},
     "forwarded-proto-digit": {"x-forwarded-proto": "1"},

@@ -44,7 +44,8 @@ start_docs "$DOCS_PORT" "http://127.0.0.1:$PORT"
 echo "==> API (cargo lambda watch) on 127.0.0.1:$PORT"
 start_api "$PORT" "$DDB_PORT" "$TABLE" "" \
   --env-var "ALLOWED_ORIGINS=$WEB_ORIGIN" --env-var "APP_BASE_URL=$WEB_ORIGIN"
-wait_for_http "http://127.0.0.1:$PORT/profile" 300
+# Ready when the emulator answers; a path no route has, so that no function logs the probe.
+wait_for_http "http://127.0.0.1:$PORT/.ready" 300
 
 echo "==> mail: the queue delivered to the mailer (dev/mail_poller.py, log in .local/mail-$PORT.log)"
 start_mail_poller "$PORT" "$DDB_PORT" "$TABLE" "$STATE_DIR/mail-$PORT.log"

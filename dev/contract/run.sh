@@ -34,7 +34,8 @@ cd "$WORK"
 echo "==> schemathesis ($DEPTH: $EXAMPLES examples per operation, seed $SEED) against $BASE_URL"
 CONTRACT_BASE_URL="$BASE_URL" PYTHONPATH="$ROOT/dev/contract" SCHEMATHESIS_HOOKS=hooks \
   PYTHONDONTWRITEBYTECODE=1 \
-  "$ROOT/.venv/bin/schemathesis" run "$ROOT/docs/openapi.yaml" \
+  "$ROOT/.venv/bin/schemathesis" --config-file "$ROOT/dev/contract/schemathesis.toml" \
+  run "$ROOT/docs/openapi.yaml" \
   --url "$BASE_URL" \
   --checks all --exclude-checks unsupported_method,positive_data_acceptance \
   --max-examples "$EXAMPLES" --seed "$SEED" --workers 2 --request-timeout 60 \

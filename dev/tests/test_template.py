@@ -393,3 +393,16 @@ def test_samconfig_has_three_stages_each_its_own_stack_with_template_parameters_
         assert config[stage]["build"]["parameters"]["beta_features"] is True  # rust-cargolambda
     assert len(stacks) == 3
     assert config["prod"]["deploy"]["parameters"]["confirm_changeset"] is True
+
+
+def test_docs_deploy_md_names_every_parameter_with_its_default():
+    text = (ROOT / "docs" / "deploy.md").read_text()
+    deploy = text[text.index("Parameters ("):]  # the list of parameters
+    for name, parameter in TEMPLATE["Parameters"].items():
+        assert f"`{name}`" in deploy, f"docs/deploy.md does not name the parameter {name}"
+        default = str(parameter.get("Default", ""))
+        after = deploy[deploy.index(f"`{name}`"):][:200]
+        if default:
+            assert default in after, f"docs/deploy.md gives {name} without its default {default!r}"
+        else:
+            assert "[empty" in after, f"docs/deploy.md should say {name} is empty by default"

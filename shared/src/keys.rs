@@ -1,4 +1,4 @@
-//! Access-token signing keys (issue 18, in progress: not wired into `TokenService` yet): a
+//! Access-token signing keys: a
 //! keyset of asymmetric keys, ES256 (P-256) or RS256 (RSA ≥ 2048 bits), each in one state:
 //!
 //! - **next**: published in the JWKS, never signs, never verifies. It is there so that every

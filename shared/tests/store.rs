@@ -281,7 +281,7 @@ async fn claim_taken_over(email: &Email) {
         .expect("claim rewritten");
 }
 
-/// Issue 21: every condition of every transaction, failed on its own, answers what it means;
+/// Every condition of every transaction, failed on its own, answers what it means;
 /// none is a 500. (The ones above cover the claim on register, the new claim and the version on
 /// an email move, the version on deletion, and the hash check on a session start. Register's
 /// session item lives under the new user's own partition, so it cannot collide unless the user

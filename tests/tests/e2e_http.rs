@@ -704,7 +704,7 @@ fn account_management_end_to_end() {
 }
 
 /// A method or path the API does not have never reaches a function: the router answers 404
-/// itself (as docs/api.md's error table says), with the emulator's plain text rather than the
+/// itself (as docs/api.md's error table says), with the emulator's own body rather than the
 /// project's envelope. Nothing is registered by the wrong method either.
 #[test]
 fn unknown_methods_and_paths_are_the_routers_404_and_reach_no_function() {
@@ -730,7 +730,7 @@ fn unknown_methods_and_paths_are_the_routers_404_and_reach_no_function() {
     );
 }
 
-/// Issue 16 (7), an emulator gap, reduced for upstream (docs/upstream/cargo-lambda-non-utf8-body.md):
+/// An emulator gap, reduced for upstream (docs/upstream/cargo-lambda-non-utf8-body.md):
 /// `cargo lambda watch` cannot put a body that is not UTF-8 into an event and answers `500`
 /// itself, without calling the function. API Gateway delivers such a body base64-encoded and
 /// the function answers `400 malformed_json` (the handler test `register/binary-body` holds

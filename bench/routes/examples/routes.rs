@@ -311,7 +311,7 @@ async fn account(state: &Mailing) {
     handler_row("DELETE /profile (2 sessions)", &deleted);
 }
 
-/// Access-token cost by algorithm (issue 18): `runs` signs and verifies each, HS256 (before),
+/// Access-token cost by algorithm: `runs` signs and verifies each, HS256 (before),
 /// ES256 (the default) and RS256 (for API Gateway's JWT authorizer), in this process.
 fn token_timing(runs: usize) {
     use shared::keys::KeySet;

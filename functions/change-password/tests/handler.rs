@@ -182,7 +182,7 @@ async fn assert_changed(interleaved: &Mailing, fault: &Interleave, tag: &str) {
     );
 }
 
-/// Issue 16 (1): the sweep of the other sessions fails (its Query, then its batch delete,
+/// The sweep of the other sessions fails (its Query, then its batch delete,
 /// injected): the change still answers 204 and every other session is over, because ending them
 /// is part of the change itself (the credentials generation), not of the sweep.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -194,7 +194,7 @@ async fn a_failing_sweep_leaves_no_other_session_usable() {
     }
 }
 
-/// Issue 16 (1, 5): the answer to the change is lost after it committed (a 500 injected on the
+/// The answer to the change is lost after it committed (a 500 injected on the
 /// way back) and the SDK retries it: the retry carries the same request token, so it gets the
 /// first answer. 204, not 412, and the change holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

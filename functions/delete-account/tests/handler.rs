@@ -132,7 +132,7 @@ async fn a_missing_or_expired_token_is_refused_with_its_challenge() {
     .await;
 }
 
-/// Issue 16 (4): a deletion refused because the account changed after it was read (a change
+/// A deletion refused because the account changed after it was read (a change
 /// forced between the read and the deletion) ends nothing: 412, every session still works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_deletion_ends_no_session() {

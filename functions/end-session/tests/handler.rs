@@ -115,7 +115,7 @@ async fn a_missing_or_expired_token_is_refused_with_its_challenge() {
     .await;
 }
 
-/// Issue 16 (5): the answer to an ended session is lost (a 500 injected after the delete
+/// The answer to an ended session is lost (a 500 injected after the delete
 /// committed) and the SDK retries it: the retry gets the first answer, 204, not a 404 for a
 /// session it has just ended.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -490,7 +490,7 @@ async fn assert_refused_leaving_no_session(interleaved: &AppState, user: &User, 
     assert!(started.is_empty(), "a session was started: {started:?}");
 }
 
-/// Issue 21: the account is deleted between login's read of the email claim and its read of the
+/// The account is deleted between login's read of the email claim and its read of the
 /// user (forced, every time): no account, so `401 invalid_credentials`, never a 500.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deletion_between_the_claim_and_the_user_read_is_invalid_credentials() {
@@ -504,7 +504,7 @@ async fn a_deletion_between_the_claim_and_the_user_read_is_invalid_credentials()
     assert!(deletion.ran(), "the deletion was interleaved");
 }
 
-/// Issue 21: the deletion commits between login's password check and its session write (forced):
+/// The deletion commits between login's password check and its session write (forced):
 /// `401 invalid_credentials`, and the session is never written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deletion_between_the_password_check_and_the_session_write_is_invalid_credentials() {
@@ -552,7 +552,7 @@ fn from_source(mut event: Value, source: &str) -> Value {
     event
 }
 
-/// Issue 16 (2): someone who knows the address guesses from one source until that source is
+/// Someone who knows the address guesses from one source until that source is
 /// held; the owner, from another source, signs in every time meanwhile.
 #[tokio::test]
 async fn a_stranger_guessing_does_not_hold_the_owner_back() {
@@ -576,7 +576,7 @@ async fn a_stranger_guessing_does_not_hold_the_owner_back() {
     assert_eq!(owner_ok, 20, "the owner signed in every time");
 }
 
-/// Issue 16 (2): failures from many sources together reach the email's own limit, after which
+/// Failures from many sources together reach the email's own limit, after which
 /// every attempt on it waits, the right password from a new source too (no existence oracle:
 /// the same for an unknown address).
 #[tokio::test]

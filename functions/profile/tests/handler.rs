@@ -189,7 +189,7 @@ async fn a_missing_or_expired_token_is_refused_with_its_challenge() {
     .await;
 }
 
-/// Issue 16 (3): keys DynamoDB leaves unprocessed (its throttling signal) are retried with
+/// Keys DynamoDB leaves unprocessed (its throttling signal) are retried with
 /// backoff; a valid token is never told it is invalid because of them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unprocessed_reads_are_retried_then_answered_503_never_401() {

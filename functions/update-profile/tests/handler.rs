@@ -151,7 +151,7 @@ async fn a_change_landing_between_the_read_and_the_write_is_412_and_writes_nothi
     assert_eq!(stored.version, user.version + 1, "one write: the other one");
 }
 
-/// Issue 16 (5): the answer to a PATCH that committed is lost (a 500 injected on the way back)
+/// The answer to a PATCH that committed is lost (a 500 injected on the way back)
 /// and the SDK's retry fails its own condition: the write recognises itself and answers 200
 /// with the new ETag, not `412 … nothing written`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

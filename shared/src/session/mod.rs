@@ -337,7 +337,7 @@ mod tests {
         assert!(agent.starts_with("curl/8x"), "{agent}");
         assert_eq!(agent.chars().count(), MAX_USER_AGENT_LENGTH);
         assert_eq!(ClientInfo::new(Some("\u{7}\u{7}"), None).user_agent, None);
-        // Issue 16 (6): what display names refuse, user agents lose.
+        // What display names refuse, user agents lose.
         for hidden in [
             '\u{61c}',
             '\u{ad}',
