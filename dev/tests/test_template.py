@@ -406,3 +406,20 @@ def test_docs_deploy_md_names_every_parameter_with_its_default():
             assert default in after, f"docs/deploy.md gives {name} without its default {default!r}"
         else:
             assert "[empty" in after, f"docs/deploy.md should say {name} is empty by default"
+
+
+def test_make_route_writes_a_function_with_its_alarms_and_rollback_as_the_template_has_them():
+    import new_route
+
+    block = new_route.template_block("say-hello", "GET", "/hello", True, "Says hello")
+    resources = yaml.load("Resources:\n" + block, Loader=cfn._CfnLoader)["Resources"]
+    assert set(resources) == {"SayHelloFunction", "SayHelloLogs", "SayHelloErrorsAlarm",
+                              "SayHelloThrottlesAlarm", "SayHelloRole"}  # fmt: skip
+    function = resources["SayHelloFunction"]["Properties"]
+    assert function["DeploymentPreference"] == {"Alarms": [{"Ref": "SayHelloErrorsAlarm"}]}
+    for metric in ("Errors", "Throttles"):
+        alarm = resources[f"SayHello{metric}Alarm"]["Properties"]
+        existing = ALARMS["RegisterErrorsAlarm"]["Properties"]
+        assert set(alarm) == set(existing)
+        assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "SayHelloFunction"}}]
+        assert alarm["AlarmActions"] == existing["AlarmActions"]
