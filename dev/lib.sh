@@ -8,10 +8,23 @@ STATE_DIR="$ROOT/.local"
 mkdir -p "$STATE_DIR"
 STARTED_PIDS=()
 
+# descendants PID: every process below PID, deepest first.
+descendants() {
+  local child
+  for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+    descendants "$child"
+    echo "$child"
+  done
+}
+
 stop_started() {
   local pid
   for pid in "${STARTED_PIDS[@]}"; do
-    # Each service runs in its own session: signal its whole process group (watch's children too).
+    # Everything a service started first (the emulator's function instances, whatever process
+    # group they are in), so that no function outlives its emulator and reports the broken
+    # connection; then the service's own process group (each runs in its own session).
+    # shellcheck disable=SC2046
+    kill -TERM $(descendants "$pid") 2>/dev/null || true
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
   done
   for pid in "${STARTED_PIDS[@]}"; do

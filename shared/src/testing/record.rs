@@ -338,6 +338,64 @@ pub(super) fn request_of(
 /// What a DynamoDB request does: one [`Touch`] per request, or for a transaction one per item
 /// (each item needs its own IAM action).
 fn touches(context: &BeforeSerializationInterceptorContextRef<'_>) -> Vec<Touch> {
+    let request = accesses(context);
+    let consistent = |access: &Access| Some(access.consistent);
+    if request.transactional {
+        return request
+            .items
+            .iter()
+            .map(|access| Touch::new(access.operation, access.key.as_ref(), consistent(access)))
+            .collect();
+    }
+    vec![Touch::new(
+        request.operation,
+        request
+            .items
+            .iter()
+            .filter_map(|access| access.key.as_ref()),
+        request.items.first().and_then(consistent),
+    )]
+}
+
+/// One DynamoDB request as the recorders see it: its operation and each item it names.
+struct Accesses {
+    operation: &'static str,
+    transactional: bool,
+    items: Vec<Access>,
+}
+
+/// One item a request names: the action it needs (per item in a transaction or a batch write),
+/// its key (or the whole item a put carries), the size of an item it carries, and whether a read
+/// is strongly consistent.
+struct Access {
+    operation: &'static str,
+    key: Option<Item>,
+    carried: Option<u64>,
+    consistent: bool,
+}
+
+impl Access {
+    fn new(operation: &'static str, key: Option<&Item>, consistent: Option<bool>) -> Self {
+        Self {
+            operation,
+            key: key.cloned(),
+            carried: None,
+            consistent: consistent == Some(true),
+        }
+    }
+
+    /// A put: its key is in the item it carries, whose size it writes.
+    fn put(item: &Item) -> Self {
+        Self {
+            carried: Some(item_size(item)),
+            ..Self::new("PutItem", Some(item), None)
+        }
+    }
+}
+
+/// The one walk over a DynamoDB request's input that [`touches`] (IAM) and [`charges`]
+/// (capacity) both read.
+fn accesses(context: &BeforeSerializationInterceptorContextRef<'_>) -> Accesses {
     use aws_sdk_dynamodb::operation::{
         batch_get_item::BatchGetItemInput, batch_write_item::BatchWriteItemInput,
         delete_item::DeleteItemInput, get_item::GetItemInput, put_item::PutItemInput,
@@ -345,62 +403,91 @@ fn touches(context: &BeforeSerializationInterceptorContextRef<'_>) -> Vec<Touch>
         update_item::UpdateItemInput,
     };
     let input = context.input();
+    let request = |operation, items| Accesses {
+        operation,
+        transactional: false,
+        items,
+    };
     if let Some(transaction) = input.downcast_ref::<TransactWriteItemsInput>() {
-        return transaction
+        let items = transaction
             .transact_items()
             .iter()
             .map(|item| match (item.put(), item.delete(), item.update()) {
-                (Some(put), _, _) => Touch::new("PutItem", Some(put.item()), None),
-                (_, Some(delete), _) => Touch::new("DeleteItem", Some(delete.key()), None),
-                (_, _, Some(update)) => Touch::new("UpdateItem", Some(update.key()), None),
-                _ => Touch::new(
+                (Some(put), _, _) => Access::put(put.item()),
+                (_, Some(delete), _) => Access::new("DeleteItem", Some(delete.key()), None),
+                (_, _, Some(update)) => Access::new("UpdateItem", Some(update.key()), None),
+                _ => Access::new(
                     "ConditionCheckItem",
                     item.condition_check().map(|check| check.key()),
                     None,
                 ),
             })
             .collect();
+        return Accesses {
+            operation: "TransactWriteItems",
+            transactional: true,
+            items,
+        };
     }
-    let single = if let Some(get) = input.downcast_ref::<GetItemInput>() {
-        Touch::new("GetItem", get.key(), get.consistent_read())
+    if let Some(get) = input.downcast_ref::<GetItemInput>() {
+        request(
+            "GetItem",
+            vec![Access::new("GetItem", get.key(), get.consistent_read())],
+        )
     } else if let Some(put) = input.downcast_ref::<PutItemInput>() {
-        Touch::new("PutItem", put.item(), None)
+        request("PutItem", put.item().map(Access::put).into_iter().collect())
     } else if let Some(update) = input.downcast_ref::<UpdateItemInput>() {
-        Touch::new("UpdateItem", update.key(), None)
+        request(
+            "UpdateItem",
+            vec![Access::new("UpdateItem", update.key(), None)],
+        )
     } else if let Some(delete) = input.downcast_ref::<DeleteItemInput>() {
-        Touch::new("DeleteItem", delete.key(), None)
+        request(
+            "DeleteItem",
+            vec![Access::new("DeleteItem", delete.key(), None)],
+        )
     } else if let Some(batch) = input.downcast_ref::<BatchGetItemInput>() {
-        let tables = batch.request_items().into_iter().flat_map(|t| t.values());
-        let consistent = tables.clone().find_map(|keys| keys.consistent_read());
-        Touch::new(
-            "BatchGetItem",
-            tables.flat_map(|keys| keys.keys()),
-            consistent,
-        )
+        let items = batch
+            .request_items()
+            .into_iter()
+            .flat_map(|tables| tables.values())
+            .flat_map(|table| {
+                table
+                    .keys()
+                    .iter()
+                    .map(|key| Access::new("BatchGetItem", Some(key), table.consistent_read()))
+            })
+            .collect();
+        request("BatchGetItem", items)
     } else if let Some(batch) = input.downcast_ref::<BatchWriteItemInput>() {
-        let requests = batch.request_items().into_iter().flat_map(|t| t.values());
-        Touch::new(
-            "BatchWriteItem",
-            requests.flatten().filter_map(|request| {
-                request
+        let items = batch
+            .request_items()
+            .into_iter()
+            .flat_map(|tables| tables.values())
+            .flatten()
+            .filter_map(|write| {
+                write
                     .put_request()
-                    .map(|put| put.item())
-                    .or_else(|| request.delete_request().map(|delete| delete.key()))
-            }),
-            None,
-        )
+                    .map(|put| Access::put(put.item()))
+                    .or_else(|| {
+                        write
+                            .delete_request()
+                            .map(|delete| Access::new("DeleteItem", Some(delete.key()), None))
+                    })
+            })
+            .collect();
+        request("BatchWriteItem", items)
     } else if let Some(query) = input.downcast_ref::<QueryInput>() {
-        Touch::new(
+        let key = queried_key(query);
+        request(
             "Query",
-            queried_key(query).as_ref(),
-            query.consistent_read(),
+            vec![Access::new("Query", key.as_ref(), query.consistent_read())],
         )
     } else if input.downcast_ref::<ScanInput>().is_some() {
-        Touch::new("Scan", None, None)
+        request("Scan", Vec::new())
     } else {
-        Touch::new("unknown", None, None)
-    };
-    vec![single]
+        request("unknown", Vec::new())
+    }
 }
 
 /// Records, for every DynamoDB call made while a handler serves a request, the route, the IAM
@@ -517,12 +604,12 @@ impl Charge {
         }
     }
 
-    fn write(operation: &'static str, key: Option<&Item>, item: Option<&Item>) -> Self {
+    fn write(operation: &'static str, kind: String, bytes: Option<u64>) -> Self {
         Self {
             operation,
-            kind: key.and_then(item_kind).unwrap_or_default(),
+            kind,
             write: true,
-            bytes: item.map(item_size),
+            bytes,
             consistent: false,
             transactional: false,
             keys: 1,
@@ -583,91 +670,29 @@ impl Charge {
 
 /// The charges a request plans (see [`Charge`]).
 fn charges(context: &BeforeSerializationInterceptorContextRef<'_>) -> Vec<Charge> {
-    use aws_sdk_dynamodb::operation::{
-        batch_get_item::BatchGetItemInput, batch_write_item::BatchWriteItemInput,
-        delete_item::DeleteItemInput, get_item::GetItemInput, put_item::PutItemInput,
-        query::QueryInput, transact_write_items::TransactWriteItemsInput,
-        update_item::UpdateItemInput,
+    let request = accesses(context);
+    let kind = |access: Option<&Access>| {
+        access
+            .and_then(|access| access.key.as_ref())
+            .and_then(item_kind)
+            .unwrap_or_default()
     };
-    let input = context.input();
-    if let Some(transaction) = input.downcast_ref::<TransactWriteItemsInput>() {
-        return transaction
-            .transact_items()
+    match request.operation {
+        "GetItem" | "Query" | "BatchGetItem" => vec![Charge::read(
+            request.operation,
+            kind(request.items.first()),
+            request.items.iter().any(|access| access.consistent),
+            request.items.len().max(1),
+        )],
+        "Scan" | "unknown" => Vec::new(),
+        _ => request
+            .items
             .iter()
-            .map(|item| {
-                let mut charge = match (
-                    item.put(),
-                    item.delete(),
-                    item.update(),
-                    item.condition_check(),
-                ) {
-                    (Some(put), ..) => Charge::write("PutItem", Some(put.item()), Some(put.item())),
-                    (_, Some(delete), ..) => Charge::write("DeleteItem", delete.key().into(), None),
-                    (_, _, Some(update), _) => {
-                        Charge::write("UpdateItem", update.key().into(), None)
-                    }
-                    (.., check) => Charge::write("ConditionCheck", check.map(|c| c.key()), None),
-                };
-                charge.transactional = true;
-                charge
+            .map(|access| Charge {
+                transactional: request.transactional,
+                ..Charge::write(access.operation, kind(Some(access)), access.carried)
             })
-            .collect();
-    }
-    let prefix = |key: Option<&Item>| key.and_then(item_kind).unwrap_or_default();
-    if let Some(get) = input.downcast_ref::<GetItemInput>() {
-        vec![Charge::read(
-            "GetItem",
-            prefix(get.key()),
-            get.consistent_read() == Some(true),
-            1,
-        )]
-    } else if let Some(query) = input.downcast_ref::<QueryInput>() {
-        let key = queried_key(query);
-        vec![Charge::read(
-            "Query",
-            prefix(key.as_ref()),
-            query.consistent_read() == Some(true),
-            1,
-        )]
-    } else if let Some(batch) = input.downcast_ref::<BatchGetItemInput>() {
-        let tables: Vec<_> = batch
-            .request_items()
-            .into_iter()
-            .flat_map(|t| t.values())
-            .collect();
-        let keys: Vec<&Item> = tables.iter().flat_map(|t| t.keys()).collect();
-        let consistent = tables.iter().any(|t| t.consistent_read() == Some(true));
-        vec![Charge::read(
-            "BatchGetItem",
-            prefix(keys.first().copied()),
-            consistent,
-            keys.len(),
-        )]
-    } else if let Some(put) = input.downcast_ref::<PutItemInput>() {
-        vec![Charge::write("PutItem", put.item(), put.item())]
-    } else if let Some(update) = input.downcast_ref::<UpdateItemInput>() {
-        vec![Charge::write("UpdateItem", update.key(), None)]
-    } else if let Some(delete) = input.downcast_ref::<DeleteItemInput>() {
-        vec![Charge::write("DeleteItem", delete.key(), None)]
-    } else if let Some(batch) = input.downcast_ref::<BatchWriteItemInput>() {
-        batch
-            .request_items()
-            .into_iter()
-            .flat_map(|t| t.values())
-            .flatten()
-            .filter_map(|request| {
-                request
-                    .put_request()
-                    .map(|put| Charge::write("PutItem", Some(put.item()), Some(put.item())))
-                    .or_else(|| {
-                        request
-                            .delete_request()
-                            .map(|delete| Charge::write("DeleteItem", Some(delete.key()), None))
-                    })
-            })
-            .collect()
-    } else {
-        Vec::new()
+            .collect(),
     }
 }
 
