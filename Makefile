@@ -114,8 +114,9 @@ smoke: venv ## After a deploy: register -> login -> profile -> refresh -> logout
 	@test -n "$(URL)" || { echo "usage: make smoke URL=https://<api-id>.execute-api.<region>.amazonaws.com" >&2; exit 2; }
 	$(VENV)/bin/python dev/smoke.py "$(URL)"
 
-load: venv ## A realistic mix (Locust) against make dev on $(PORT) for LOAD_SECONDS (60): throughput, p50/p95/p99 per route, every non-2xx, then the table checked
-	PORT=$(PORT) DDB_PORT=$(DDB_PORT) LOAD_SECONDS=$(or $(LOAD_SECONDS),60) dev/load/run.sh
+load: venv ## A realistic mix (Locust) against make dev on $(PORT): LOAD_WARMUP_SECONDS (10), then LOAD_SECONDS (60) with LOAD_USERS (24); p50/p95/p99 per route, every non-2xx, the table checked
+	PORT=$(PORT) DDB_PORT=$(DDB_PORT) $(foreach v,LOAD_SECONDS LOAD_USERS LOAD_WARMUP_SECONDS,$(if $($(v)),$(v)=$($(v)))) \
+	  dev/load/run.sh
 
 bench: venv ## Cold start, latency, memory and size per function, Rust vs a Node twin (docs/benchmarks.md)
 	dev/bench.sh

@@ -99,7 +99,16 @@ fi
 # It registers accounts and drives login throttles, which no test before it may meet.
 dev/contract/run.sh "$E2E_BASE_URL" quick
 
-# After the contract run, whose throttled and deleted fixture accounts it never meets: its own
-# addresses and its own victim.
-echo "==> make load for 15 s against the test API (Locust; dev/load), then the table checked"
-PORT=$API_PORT DDB_PORT=$DDB_PORT TABLE=$TABLE LOAD_SECONDS=15 LOAD_USERS=12 dev/load/run.sh
+# Last, on a stack of its own: everything above is stopped first (the shared local DynamoDB is
+# one Python process serialising every call, still busy with the mail the contract run queued),
+# so that the load run measures the API rather than what the suite left behind.
+stop_started
+LOAD_DDB_PORT=$(free_port)
+LOAD_API_PORT=$(free_port)
+echo "==> make load for 15 s against a fresh stack (DynamoDB on $LOAD_DDB_PORT, API on $LOAD_API_PORT; Locust, dev/load), then the table checked"
+start_dynamodb "$LOAD_DDB_PORT"
+create_table "$LOAD_DDB_PORT" accounts-load >/dev/null
+start_api "$LOAD_API_PORT" "$LOAD_DDB_PORT" accounts-load "$STATE_DIR/api-load-test.log"
+wait_for_http "http://127.0.0.1:$LOAD_API_PORT/.ready" 300
+start_mail_poller "$LOAD_API_PORT" "$LOAD_DDB_PORT" accounts-load "$STATE_DIR/mail-load-test.log"
+PORT=$LOAD_API_PORT DDB_PORT=$LOAD_DDB_PORT TABLE=accounts-load LOAD_SECONDS=15 LOAD_USERS=12 dev/load/run.sh

@@ -24,6 +24,9 @@ PASSWORD = "correct horse battery staple"
 
 ANSWERS: Counter[tuple[str, int, str]] = Counter()
 ACCOUNTS: dict[str, str] = {}  # email -> user id, every 201 of POST /register
+# Sign-ups whose answer was a 5xx or never came: the account may or may not exist (a write
+# that committed but whose answer was lost), so the table check allows either.
+UNCERTAIN: set[str] = set()
 _lock = threading.Lock()
 
 # What each flow may answer besides 2xx, as the contract says. Anything else fails.
@@ -49,6 +52,8 @@ def answer(user: HttpUser, method: str, path: str, flow: str, route: str | None 
         code = body.get("error", {}).get("code", "") if isinstance(body, dict) and response.status_code >= 400 else ""
         with _lock:
             ANSWERS[(route, response.status_code, code)] += 1
+            if route == "POST /register" and (response.status_code >= 500 or response.status_code == 0):
+                UNCERTAIN.add(kwargs.get("json", {}).get("email", ""))
         if 200 <= response.status_code < 300 or (response.status_code, code) in EXPECTED.get(flow, ()):
             response.success()
         else:
@@ -174,7 +179,8 @@ def _write_results(environment, **_kwargs):
     with _lock:
         answers = [{"route": r, "status": s, "code": c, "count": n} for (r, s, c), n in sorted(ANSWERS.items())]
         accounts = dict(ACCOUNTS)
+        uncertain = sorted(UNCERTAIN - set(accounts))
     with open(os.path.join(OUT, "answers.json"), "w") as handle:
         json.dump({"run": RUN, "answers": answers}, handle, indent=1)
     with open(os.path.join(OUT, "accounts.json"), "w") as handle:
-        json.dump({"run": RUN, "accounts": accounts}, handle, indent=1)
+        json.dump({"run": RUN, "accounts": accounts, "uncertain": uncertain}, handle, indent=1)

@@ -52,16 +52,19 @@ def table_items(endpoint: str, table: str, run: str) -> tuple[dict, dict]:
         start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
 
 
-def check_accounts(accounts: dict[str, str], users: dict, claims: dict) -> dict:
+def check_accounts(accounts: dict[str, str], users: dict, claims: dict, uncertain: list[str] = ()) -> dict:
+    """`accounts`: every address answered 201, with its id; `uncertain`: addresses whose sign-up
+    answer was lost (5xx, no answer), which may exist or not, once."""
     lost = sorted(email for email in accounts if email not in users)
     duplicated = sorted(email for email, ids in users.items() if len(ids) > 1)
-    unexpected = sorted(email for email in users if email not in accounts)
+    unexpected = sorted(email for email in users if email not in accounts and email not in uncertain)
     unclaimed = sorted(email for email, ids in users.items() if claims.get(email) not in ids)
     wrong = sorted(email for email, owner in accounts.items() if email in users and owner not in users[email])
     return {
         "created": len(accounts), "in_table": sum(len(ids) for ids in users.values()),
         "claims": len(claims), "lost": lost, "duplicated": duplicated,
         "unexpected": unexpected, "unclaimed": unclaimed, "wrong_id": wrong,
+        "uncertain": len(uncertain),
     }
 
 
@@ -99,7 +102,9 @@ def render(meta: dict, routes: list[dict], total: dict, answers: list[dict], acc
         f"created (201), {accounts['in_table']} user items and {accounts['claims']} email claims "
         f"of this run in the table; lost {len(accounts['lost'])}, duplicated "
         f"{len(accounts['duplicated'])}, unexpected {len(accounts['unexpected'])}, unclaimed "
-        f"{len(accounts['unclaimed'])}, wrong id {len(accounts['wrong_id'])}.",
+        f"{len(accounts['unclaimed'])}, wrong id {len(accounts['wrong_id'])}"
+        + (f"; {accounts['uncertain']} sign-ups whose answer was lost (allowed to exist once)" if accounts["uncertain"] else "")
+        + ".",
     ]
     return "\n".join(lines) + "\n"
 
@@ -118,7 +123,7 @@ def main() -> int:
     answers = json.loads((args.folder / "answers.json").read_text())
     created = json.loads((args.folder / "accounts.json").read_text())
     users, claims = table_items(args.endpoint, args.table, created["run"])
-    accounts = check_accounts(created["accounts"], users, claims)
+    accounts = check_accounts(created["accounts"], users, claims, created.get("uncertain", []))
     meta = {
         "run": created["run"], "seconds": args.seconds, "users": args.users, "host": args.host,
         "machine": f"{os.cpu_count()} CPUs, {platform.machine()}, {platform.system()}",
