@@ -67,7 +67,7 @@ class Request:
     argon2: int = 0
     reads: list[tuple[str, int, bool, bool]] = field(default_factory=list)  # op, bytes, consistent, txn
     writes: list[tuple[str, str, int | None, bool]] = field(default_factory=list)  # op, prefix, bytes, txn
-    calls: set[str] = field(default_factory=set)
+    calls: set[str] = field(default_factory=set)  # the DynamoDB calls' numbers
     messages: int = 0  # SQS messages sent
     mails: int = 0  # SES messages sent
 
@@ -106,7 +106,6 @@ def read_records(folder: pathlib.Path = RECORDS) -> tuple[dict[tuple[str, str], 
                     request.messages += 1
                 else:
                     request.mails += 1
-                request.calls.add(f"{kind}:{len(request.calls)}")
     return requests, dict(largest)
 
 
@@ -177,7 +176,7 @@ def rows(requests: dict[tuple[str, str], Request], largest: dict[str, int]) -> l
     for request in requests.values():
         if request.status is not None and 200 <= request.status < 300:
             by_route[request.route].append(request)
-        elif request.status is None and " " not in request.route and request.calls:
+        elif request.status is None and " " not in request.route and (request.calls or request.mails):
             # An invocation of a function no HTTP request calls (the mailer, the authorizer)
             # that did its work (sent a mail, checked a session), not one refused before it.
             by_route[request.route].append(request)
@@ -188,7 +187,8 @@ def rows(requests: dict[tuple[str, str], Request], largest: dict[str, int]) -> l
         shapes: Counter[tuple] = Counter()
         for request in served:
             reads, writes = units(request, largest)
-            shapes[(reads, writes, len(request.calls), request.argon2, request.messages, request.mails)] += 1
+            round_trips = len(request.calls) + request.messages + request.mails
+            shapes[(reads, writes, round_trips, request.argon2, request.messages, request.mails)] += 1
         row = None
         for shape, count in shapes.items():
             candidate = Row(route, memory[route], count, *shape)

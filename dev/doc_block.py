@@ -1,10 +1,11 @@
 """A block of a document (README.md, docs/*.md) that a generator owns, between a begin and an end
 marker: what `dev/route_table.py`, `dev/config_table.py` and `dev/capacity.py` write, and what
-their freshness tests compare."""
+their freshness tests compare; and the anchors a document's headings give links."""
 
 from __future__ import annotations
 
 import pathlib
+import re
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -28,3 +29,12 @@ def write_or_check(what: str, block: str, begin: str, end: str, document: pathli
     document.write_text(text.replace(current(text, begin, end), block))
     print(f"wrote the {what} of {name}")
     return 0
+
+
+def anchors(markdown: str) -> set[str]:
+    """GitHub's anchors for a Markdown document's headings (outside code blocks)."""
+    text = re.sub(r"```.*?```", "", markdown, flags=re.S)
+    return {
+        re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        for heading in re.findall(r"^#+ (.+)$", text, re.M)
+    }

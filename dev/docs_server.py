@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import functools
 import http.server
+import io
 import pathlib
 
 DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
@@ -49,8 +50,6 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         self.send_header("Content-Type", self.guess_type(path))
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        import io
-
         return io.BytesIO(body)
 
     def log_message(self, format, *args):  # noqa: A002 - http.server's signature

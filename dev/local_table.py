@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 import boto3
 
@@ -27,6 +29,16 @@ def client(endpoint: str, service: str = "dynamodb"):
         aws_access_key_id="local",
         aws_secret_access_key="local",
     )
+
+
+def scan(endpoint: str, table: str) -> Iterator[dict[str, Any]]:
+    """Every item of a local table, as plain Python values (`{"pk": "USER#...", ...}`)."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    plain = TypeDeserializer()
+    for page in client(endpoint).get_paginator("scan").paginate(TableName=table):
+        for item in page["Items"]:
+            yield {name: plain.deserialize(value) for name, value in item.items()}
 
 
 def create(endpoint: str, table: str) -> None:

@@ -37,8 +37,12 @@ EXPECTED = {
 }
 
 
+# Every address the mix makes starts with this, which tells the report this run's accounts.
+PREFIX = f"load-{RUN}-"
+
+
 def address(kind: str) -> str:
-    return f"load-{RUN}-{kind}-{uuid.uuid4().hex[:12]}@example.com"
+    return f"{PREFIX}{kind}-{uuid.uuid4().hex[:12]}@example.com"
 
 
 def answer(user: HttpUser, method: str, path: str, flow: str, route: str | None = None, **kwargs):
@@ -183,4 +187,4 @@ def _write_results(environment, **_kwargs):
     with open(os.path.join(OUT, "answers.json"), "w") as handle:
         json.dump({"run": RUN, "answers": answers}, handle, indent=1)
     with open(os.path.join(OUT, "accounts.json"), "w") as handle:
-        json.dump({"run": RUN, "accounts": accounts, "uncertain": uncertain}, handle, indent=1)
+        json.dump({"run": RUN, "prefix": PREFIX, "accounts": accounts, "uncertain": uncertain}, handle, indent=1)

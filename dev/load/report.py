@@ -19,6 +19,10 @@ import sys
 import time
 from collections import defaultdict
 
+# dev/, for local_table (this runs as dev/load/report.py).
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+import local_table  # noqa: E402
+
 
 def read_stats(folder: pathlib.Path) -> tuple[list[dict], dict]:
     rows = list(csv.DictReader((folder / "locust_stats.csv").open()))
@@ -27,29 +31,18 @@ def read_stats(folder: pathlib.Path) -> tuple[list[dict], dict]:
     return routes, total
 
 
-def table_items(endpoint: str, table: str, run: str) -> tuple[dict, dict]:
-    """This run's user items (email -> [ids]) and email claims (email -> user id)."""
-    import boto3
-
-    resource = boto3.resource(
-        "dynamodb", endpoint_url=endpoint, region_name=os.environ.get("AWS_REGION", "us-east-1"),
-        aws_access_key_id="local", aws_secret_access_key="local",
-    ).Table(table)
-    marker = f"load-{run}-"
+def table_items(endpoint: str, table: str, prefix: str) -> tuple[dict, dict]:
+    """This run's user items (email -> [ids]) and email claims (email -> user id): the
+    addresses the mix made, all starting with `prefix`."""
     users: dict[str, list[str]] = defaultdict(list)
     claims: dict[str, str] = {}
-    start: dict = {}
-    while True:
-        page = resource.scan(**start)
-        for item in page["Items"]:
-            pk, sk = item["pk"], item["sk"]
-            if pk.startswith("USER#") and sk == "USER" and marker in item.get("email", ""):
-                users[item["email"]].append(item["id"])
-            elif pk.startswith(f"EMAIL#{marker}") and sk == "EMAIL":
-                claims[pk.removeprefix("EMAIL#")] = item["user_id"]
-        if "LastEvaluatedKey" not in page:
-            return users, claims
-        start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+    for item in local_table.scan(endpoint, table):
+        pk, sk = item["pk"], item["sk"]
+        if pk.startswith("USER#") and sk == "USER" and item.get("email", "").startswith(prefix):
+            users[item["email"]].append(item["id"])
+        elif pk.startswith(f"EMAIL#{prefix}") and sk == "EMAIL":
+            claims[pk.removeprefix("EMAIL#")] = item["user_id"]
+    return users, claims
 
 
 def check_accounts(accounts: dict[str, str], users: dict, claims: dict, uncertain: list[str] = ()) -> dict:
@@ -122,7 +115,7 @@ def main() -> int:
     routes, total = read_stats(args.folder)
     answers = json.loads((args.folder / "answers.json").read_text())
     created = json.loads((args.folder / "accounts.json").read_text())
-    users, claims = table_items(args.endpoint, args.table, created["run"])
+    users, claims = table_items(args.endpoint, args.table, created["prefix"])
     accounts = check_accounts(created["accounts"], users, claims, created.get("uncertain", []))
     meta = {
         "run": created["run"], "seconds": args.seconds, "users": args.users, "host": args.host,

@@ -8,19 +8,11 @@ import re
 import pytest
 
 import cfn
+from doc_block import anchors
 
 ROOT = cfn.ROOT
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"\]\(([^)\s]+)\)")
-
-
-def anchors(markdown: str) -> set[str]:
-    """GitHub's anchors for a document's headings (outside code blocks)."""
-    text = re.sub(r"```.*?```", "", markdown, flags=re.S)
-    return {
-        re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
-        for heading in re.findall(r"^#+ (.+)$", text, re.M)
-    }
 
 
 def test_the_readme_is_a_front_door():

@@ -13,6 +13,7 @@ import tomllib
 import uuid
 
 import cfn
+import doc_block
 import pytest
 import yaml
 
@@ -305,14 +306,6 @@ ALARMS = cfn.resources_of_type(TEMPLATE, "AWS::CloudWatch::Alarm")
 OPERATIONS = (ROOT / "docs" / "operations.md").read_text()
 
 
-def _anchors(markdown: str) -> set[str]:
-    """GitHub's heading anchors of a Markdown document."""
-    return {
-        re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
-        for heading in re.findall(r"^#+ (.+)$", markdown, re.M)
-    }
-
-
 def test_every_function_has_its_errors_and_throttles_alarms_and_rolls_back_on_errors():
     for name, function in FUNCTIONS.items():
         resource = name.removesuffix("Function")
@@ -358,7 +351,7 @@ def test_the_stack_alarms_watch_5xx_dynamodb_throttles_dead_letters_and_login_42
 
 
 def test_every_alarm_notifies_when_asked_and_names_its_runbook_section():
-    anchors = _anchors(OPERATIONS)
+    anchors = doc_block.anchors(OPERATIONS)
     notify = {"Fn::If": ["NotifiesAlarms", [{"Fn::If": ["HasAlarmTopic", {"Ref": "AlarmTopicArn"}, {"Ref": "AlarmEmailTopic"}]}], {"Ref": "AWS::NoValue"}]}
     for name, alarm in ALARMS.items():
         props = alarm["Properties"]
