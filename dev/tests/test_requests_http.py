@@ -128,12 +128,13 @@ def test_every_request_in_requests_http_answers_as_the_file_says():
     variables, requests = parse(FILE.read_text())
     assert variables["baseUrl"] == "http://127.0.0.1:9000", "the make dev default"
     assert len(requests) >= 11
-    answers: dict[str, Answer] = {}
-    for request in requests:
-        answer = send(request, variables, answers)
-        assert answer.status == request.expect, (request.title, answer.status, answer.body)
-        if request.name:
-            answers[request.name] = answer
+    for run in range(2):  # as written, twice in a row: each run makes its own account
+        answers: dict[str, Answer] = {}
+        for request in requests:
+            answer = send(request, variables, answers)
+            assert answer.status == request.expect, (run + 1, request.title, answer.status, answer.body)
+            if request.name:
+                answers[request.name] = answer
 
 
 def test_the_file_calls_every_route_of_the_template():
