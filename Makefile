@@ -14,6 +14,7 @@ override PATH := $(or $(shell tr '\0' '\n' < /proc/$$PPID/environ 2>/dev/null | 
 endif
 PORT ?= 9000
 DDB_PORT ?= 8000
+MOTO_PORT ?= $(shell echo $$(( $(DDB_PORT) + 1 )))
 ARM_TARGET := aarch64-unknown-linux-gnu
 CARGO_DENY_VERSION := 0.20.2
 
@@ -21,7 +22,7 @@ CARGO_DENY_VERSION := 0.20.2
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}' \
-	  | sed -e 's/[$$](PORT)/$(PORT)/g' -e 's/[$$](DDB_PORT)/$(DDB_PORT)/g'
+	  | sed -e 's/[$$](PORT)/$(PORT)/g' -e 's/[$$](DDB_PORT)/$(DDB_PORT)/g' -e 's/[$$](MOTO_PORT)/$(MOTO_PORT)/g'
 
 # The project-local Python environment with the pinned tools (cargo-lambda, moto, SAM CLI,
 # cfn-lint), rebuilt only when the pins change.
@@ -34,8 +35,8 @@ $(VENV)/.installed: dev/requirements.txt dev/constraints.txt
 
 venv: $(VENV)/.installed ## Create/refresh the local tool environment (.venv)
 
-dev: venv ## Run the API on 127.0.0.1:$(PORT), DynamoDB on $(DDB_PORT), the OpenAPI document on PORT+1, the web client on localhost:PORT+2; Ctrl-C stops it
-	PORT=$(PORT) DDB_PORT=$(DDB_PORT) dev/run-local.sh
+dev: venv ## Run the API on 127.0.0.1:$(PORT), DynamoDB on $(DDB_PORT), SQS/SES on $(MOTO_PORT), the OpenAPI document on PORT+1, the web client on localhost:PORT+2; Ctrl-C stops it
+	PORT=$(PORT) DDB_PORT=$(DDB_PORT) MOTO_PORT=$(MOTO_PORT) dev/run-local.sh
 
 web-types: ## Regenerate web/src/api-types.d.ts from docs/openapi.yaml (openapi-typescript), then type-check the web client
 	cd web && npm ci --no-audit --no-fund --silent && npm run -s types && npm run -s check
@@ -49,8 +50,8 @@ rotate-key: venv ## Move the access-token keyset one step: STEP=init|stage|promo
 	  $(if $(SECRET),--secret-id "$(SECRET)" $(if $(STACK),--stack "$(STACK)"),--file "$(CURDIR)/.local/token-keys-$(or $(ALG),ES256).json") \
 	  $(if $(FORCE),--force)
 
-mail: venv ## Show the mail the local SES has sent (make dev on $(DDB_PORT)); TO=<address> for one recipient
-	$(VENV)/bin/python dev/mail.py --endpoint http://127.0.0.1:$(DDB_PORT) $(if $(TO),--to "$(TO)")
+mail: venv ## Show the mail the local SES has sent (make dev's moto on $(MOTO_PORT)); TO=<address> for one recipient
+	$(VENV)/bin/python dev/mail.py --endpoint http://127.0.0.1:$(MOTO_PORT) $(if $(TO),--to "$(TO)")
 
 test: venv ## Run every test: unit, handler, concurrency, end-to-end, contract (schemathesis), template
 	dev/run-tests.sh

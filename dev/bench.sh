@@ -27,9 +27,10 @@ command -v node >/dev/null || { echo "error: make bench needs Node.js 20+ (node)
 (cd bench/node-twin && npm ci --no-audit --no-fund --silent && node build.mjs)
 
 DDB_PORT=$(free_port)
+MOTO_PORT=$(free_port)
 TABLE="accounts-bench-$(date +%s)"
-start_dynamodb "$DDB_PORT"
-create_table "$DDB_PORT" "$TABLE" >/dev/null
+start_aws "$DDB_PORT" "$MOTO_PORT"
+create_table "$DDB_PORT" "$MOTO_PORT" "$TABLE" >/dev/null
 echo "$(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%F)"
 echo "rustc $(rustc --version | cut -d' ' -f2), node $(node --version)"
 
@@ -40,7 +41,7 @@ target/release/examples/argon2_memory 200 20
 echo
 echo "==> Lambda, emulated: Rust and the Node twin, interleaved"
 OTHERS=$(cd functions && ls | grep -vxE 'register|login|profile' | paste -sd, -)
-"$PY" dev/lambda_bench.py --ddb "http://127.0.0.1:$DDB_PORT" --table "$TABLE" \
+"$PY" dev/lambda_bench.py --ddb "http://127.0.0.1:$DDB_PORT" --aws "http://127.0.0.1:$MOTO_PORT" --table "$TABLE" \
   --processes "$PROCESSES" --warm "$WARM" --warm-argon2 "$WARM_ARGON2" \
   --init-only "$OTHERS" --json "$STATE_DIR/lambda-bench.json"
 

@@ -6,10 +6,11 @@
 The handler tests record, for every request a route's handler served, each DynamoDB item it
 read or wrote with its size, consistency and whether in a transaction, its SQS/SES calls and
 its argon2 work (target/handler-records/, see shared/src/testing/record.rs). For each route this
-takes the successful (2xx) requests, prices each with DynamoDB's on-demand rules, and reports
-the most common shape of request (the same reads, writes, calls and argon2 work; between equally
-common shapes the costlier), which concurrency tests and retries cannot move the way they would
-move a median:
+takes the successful (2xx) requests that ran alone (no other request of their test beside them:
+which of two racing requests wins depends on timing, see `Concurrency` in record.rs), prices each
+with DynamoDB's on-demand rules, and reports the most common shape of request (the same reads,
+writes, calls and argon2 work; between equally common shapes the costlier). The set of requests
+priced is fixed by the tests' code, so two runs of one commit give the same table:
 
 - reads: ceil(size / 4 KB) read units per item (a `Query`: per 4 KB of all it returned), half
   for an eventually consistent read; writes: ceil(size / 1 KB) write units per item, twice in a
@@ -68,6 +69,7 @@ class Request:
     reads: list[tuple[str, int, bool, bool]] = field(default_factory=list)  # op, bytes, consistent, txn
     writes: list[tuple[str, str, int | None, bool]] = field(default_factory=list)  # op, prefix, bytes, txn
     calls: set[str] = field(default_factory=set)  # the DynamoDB calls' numbers
+    solo: bool = False  # no other request of its test ran beside it
     messages: int = 0  # SQS messages sent
     mails: int = 0  # SES messages sent
 
@@ -78,22 +80,23 @@ def read_records(folder: pathlib.Path = RECORDS) -> tuple[dict[tuple[str, str], 
     if not files:
         raise SystemExit(f"no records in {folder}: `make test` runs the handler tests first")
     requests: dict[tuple[str, str], Request] = {}
-    largest: dict[str, int] = defaultdict(int)
+    sizes: list[tuple[tuple[str, str], str, int]] = []  # (request, key prefix, bytes) of whole items
     for file in files:
         for line in file.read_text().splitlines():
             kind, route, *rest = line.split("\t")
             if kind == "response":
-                status, argon2, number = rest
+                status, argon2, number, solo = rest
                 request = requests.setdefault((file.name, number), Request(route))
                 request.status = int(status) if status.isdigit() else None
                 request.argon2 = int(argon2)
+                request.solo = solo == "1"
             elif kind == "capacity":
                 number, call, operation, prefix, access, size, consistent, transactional = rest
                 request = requests.setdefault((file.name, number), Request(route))
                 request.calls.add(call)
                 size_known = size != "-"
                 if size_known and operation in ("GetItem", "BatchGetItem", "PutItem"):
-                    largest[prefix] = max(largest[prefix], int(size))
+                    sizes.append(((file.name, number), prefix, int(size)))
                 if access == "read":
                     request.reads.append((operation, int(size), consistent == "1", transactional == "1"))
                 else:
@@ -106,6 +109,11 @@ def read_records(folder: pathlib.Path = RECORDS) -> tuple[dict[tuple[str, str], 
                     request.messages += 1
                 else:
                     request.mails += 1
+    # The largest of each kind among the requests priced (those that ran alone).
+    largest: dict[str, int] = defaultdict(int)
+    for key, prefix, size in sizes:
+        if requests[key].solo:
+            largest[prefix] = max(largest[prefix], size)
     return requests, dict(largest)
 
 
@@ -174,6 +182,8 @@ def rows(requests: dict[tuple[str, str], Request], largest: dict[str, int]) -> l
     memory = memory_by_route()
     by_route: dict[str, list[Request]] = defaultdict(list)
     for request in requests.values():
+        if not request.solo:
+            continue
         if request.status is not None and 200 <= request.status < 300:
             by_route[request.route].append(request)
         elif request.status is None and " " not in request.route and (request.calls or request.mails):

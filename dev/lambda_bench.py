@@ -355,6 +355,7 @@ def main() -> None:
     global RUST_DIR
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ddb", required=True, help="the local DynamoDB endpoint")
+    parser.add_argument("--aws", help="the local SQS, SES and Secrets Manager endpoint (moto); --ddb unless given")
     parser.add_argument("--table", required=True, help="a prefix: each round makes a new table")
     parser.add_argument("--impl", default=",".join(IMPLEMENTATIONS))
     parser.add_argument("--processes", type=int, default=20, help="fresh processes per function")
@@ -369,6 +370,7 @@ def main() -> None:
         "parameters other than the defaults (a dummy hash at start-up)",
     )  # fmt: skip
     args = parser.parse_args()
+    args.aws = args.aws or args.ddb
     RUST_DIR = pathlib.Path(args.rust_dir).resolve()
     impls = [i for i in args.impl.split(",") if i]
 
@@ -382,12 +384,12 @@ def main() -> None:
         "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{proxy.server_address[1]}",
         # The mail queue beside the table, at the local endpoint itself (not through the timing
         # proxy): a queued message is part of the function's own time, as SQS is in AWS.
-        "AWS_ENDPOINT_URL_SQS": args.ddb,
-        "AWS_ENDPOINT_URL_SESV2": args.ddb,
-        "MAIL_QUEUE_URL": f"{args.ddb}/123456789012/{args.table}-mail",
+        "AWS_ENDPOINT_URL_SQS": args.aws,
+        "AWS_ENDPOINT_URL_SESV2": args.aws,
+        "MAIL_QUEUE_URL": f"{args.aws}/123456789012/{args.table}-mail",
     }
     with contextlib.redirect_stdout(io.StringIO()):
-        local_table.create_mail(args.ddb, args.table, base_env["MAIL_FROM"])
+        local_table.create_mail(args.aws, args.table, base_env["MAIL_FROM"])
     if args.secret_init:
         secret_init(args, base_env)
         return
@@ -483,13 +485,13 @@ def secret_init(args, base_env: dict[str, str]) -> None:
     import boto3  # moto's dependency, in .venv
 
     client = boto3.client(
-        "secretsmanager", endpoint_url=args.ddb, region_name="us-east-1",
-        aws_access_key_id="local-dev-only", aws_secret_access_key="local-dev-only",
+        "secretsmanager", endpoint_url=args.aws, region_name="us-east-1",
+        aws_access_key_id="localDevOnly", aws_secret_access_key="localDevOnly",
     )  # fmt: skip
     arn = client.create_secret(
         Name=f"bench-{uuid.uuid4().hex[:8]}", SecretString="x" * 48
     )["ARN"]
-    secrets = DynamoProxy(args.ddb, delay_ms=40)
+    secrets = DynamoProxy(args.aws, delay_ms=40)
     threading.Thread(target=secrets.serve_forever, daemon=True).start()
     env = {k: v for k, v in base_env.items() if k != "HMAC_KEY"}
     env |= {

@@ -1,7 +1,9 @@
 """Creates the users table on a local DynamoDB endpoint, exactly as template.yaml declares it, and
-beside it (same endpoint) the mail queue with its dead-letter queue and the verified SES sender.
+on the local SQS/SES endpoint (moto) the mail queue with its dead-letter queue and the verified SES
+sender.
 
-    python dev/local_table.py --endpoint http://127.0.0.1:8000 --table accounts-local
+    python dev/local_table.py --endpoint http://127.0.0.1:8000 --mail-endpoint http://127.0.0.1:8001 \
+        --table accounts-local
 
 The mail queue is `<table>-mail` (`dev/lib.sh` gives the functions its URL), its dead-letter
 queue `<table>-mail-dlq`, with the template's redrive policy.
@@ -78,12 +80,13 @@ def create_mail(endpoint: str, table: str, sender: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--endpoint", required=True, help="DynamoDB")
+    parser.add_argument("--mail-endpoint", help="SQS and SES (moto); --endpoint unless given")
     parser.add_argument("--table", required=True)
     parser.add_argument("--sender", default="no-reply@example.com", help="MAIL_FROM")
     args = parser.parse_args()
     create(args.endpoint, args.table)
-    create_mail(args.endpoint, args.table, args.sender)
+    create_mail(args.mail_endpoint or args.endpoint, args.table, args.sender)
     return 0
 
 

@@ -10,24 +10,25 @@ cargo build --workspace --bins
 cargo test --workspace --no-run
 
 DDB_PORT=$(free_port)
+MOTO_PORT=$(free_port)
 TABLE="accounts-test-$(date +%s)"
-echo "==> local DynamoDB, SQS and SES (moto) on 127.0.0.1:$DDB_PORT, table $TABLE"
-start_dynamodb "$DDB_PORT"
-create_table "$DDB_PORT" "$TABLE"
+echo "==> local DynamoDB ($LOCAL_DYNAMODB) on 127.0.0.1:$DDB_PORT, table $TABLE; SQS and SES (moto) on 127.0.0.1:$MOTO_PORT"
+start_aws "$DDB_PORT" "$MOTO_PORT"
+create_table "$DDB_PORT" "$MOTO_PORT" "$TABLE"
 
 API_PORT=$(free_port)
 echo "==> API (cargo lambda watch) on 127.0.0.1:$API_PORT, log in .local/api-test.log"
 # A longer first login-throttle delay than dev/local.env's 1 s, so that a loaded machine cannot
 # outlast it between two attempts of the end-to-end throttle test.
 E2E_THROTTLE_BASE_DELAY_SECONDS=30
-start_api "$API_PORT" "$DDB_PORT" "$TABLE" "$STATE_DIR/api-test.log" \
+start_api "$API_PORT" "$DDB_PORT" "$MOTO_PORT" "$TABLE" "$STATE_DIR/api-test.log" \
   --env-var "LOGIN_THROTTLE_BASE_DELAY_SECONDS=$E2E_THROTTLE_BASE_DELAY_SECONDS"
 wait_for_http "http://127.0.0.1:$API_PORT/profile" 300
 # A second API signing with RS256 (the JWT authorizer's algorithm), for the interoperability test.
 RS256_PORT=$(free_port)
-API_ALG=RS256 start_api "$RS256_PORT" "$DDB_PORT" "$TABLE" "$STATE_DIR/api-rs256-test.log"
+API_ALG=RS256 start_api "$RS256_PORT" "$DDB_PORT" "$MOTO_PORT" "$TABLE" "$STATE_DIR/api-rs256-test.log"
 wait_for_http "http://127.0.0.1:$RS256_PORT/profile" 300
-start_mail_poller "$API_PORT" "$DDB_PORT" "$TABLE" "$STATE_DIR/mail-test.log"
+start_mail_poller "$API_PORT" "$MOTO_PORT" "$TABLE" "$STATE_DIR/mail-test.log"
 
 echo "==> cargo test (unit, store, handler, concurrency, end-to-end)"
 set -a
@@ -35,8 +36,10 @@ set -a
 source dev/local.env
 set +a
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DDB_PORT" TABLE_NAME="$TABLE"
-export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$DDB_PORT" AWS_ENDPOINT_URL_SESV2="http://127.0.0.1:$DDB_PORT"
-export MAIL_QUEUE_URL="$(mail_queue_url "$DDB_PORT" "$TABLE")"
+export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$MOTO_PORT" AWS_ENDPOINT_URL_SESV2="http://127.0.0.1:$MOTO_PORT"
+# moto also plays Secrets Manager for the cold-start tests (shared/tests/startup.rs).
+export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$MOTO_PORT"
+export MAIL_QUEUE_URL="$(mail_queue_url "$MOTO_PORT" "$TABLE")"
 TOKEN_KEYS_FILE="$(token_keys ES256)"
 # The handler tests' tokens carry the local API's issuer, as its own do.
 export TOKEN_KEYS_FILE TOKEN_ISSUER="http://127.0.0.1:$API_PORT"
@@ -61,28 +64,29 @@ cmp -s "$STATE_DIR/api-types.d.ts" web/src/api-types.d.ts || {
 (cd web && npx --no-install tsc --project tsconfig.json)
 
 echo "==> records, capacity, template, contract and local-run checks (IAM, logs, costs, sam validate, cfn-lint, OpenAPI, requests.http, the README walkthrough, make smoke, make dev)"
-LOCAL_DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" "$PY" -m pytest -q -p no:cacheprovider dev/tests
+LOCAL_DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" LOCAL_MOTO_ENDPOINT="http://127.0.0.1:$MOTO_PORT" \
+  "$PY" -m pytest -q -p no:cacheprovider dev/tests
 
 echo "==> the web client in Chromium (web/tests: playwright-core, axe-core)"
 if CHROMIUM=$(command -v chromium || command -v chromium-browser); then
   # Its own table and mail queue (so that its mail links open its pages), and its own API: the
   # web origin allowed, mail linking to it, short-lived access tokens to see them refreshed.
   WEB_TABLE="$TABLE-web"
-  create_table "$DDB_PORT" "$WEB_TABLE" >/dev/null
+  create_table "$DDB_PORT" "$MOTO_PORT" "$WEB_TABLE" >/dev/null
   WEB_PORT=$(free_port)
   WEB_API_PORT=$(free_port)
   WEB_ACCESS_TOKEN_TTL_SECONDS=60
-  start_api "$WEB_API_PORT" "$DDB_PORT" "$WEB_TABLE" "$STATE_DIR/api-web-test.log" \
+  start_api "$WEB_API_PORT" "$DDB_PORT" "$MOTO_PORT" "$WEB_TABLE" "$STATE_DIR/api-web-test.log" \
     --env-var "ALLOWED_ORIGINS=http://localhost:$WEB_PORT" \
     --env-var "APP_BASE_URL=http://localhost:$WEB_PORT" \
     --env-var "ACCESS_TOKEN_TTL_SECONDS=$WEB_ACCESS_TOKEN_TTL_SECONDS"
   wait_for_http "http://127.0.0.1:$WEB_API_PORT/profile" 300
-  start_mail_poller "$WEB_API_PORT" "$DDB_PORT" "$WEB_TABLE" "$STATE_DIR/mail-web-test.log"
+  start_mail_poller "$WEB_API_PORT" "$MOTO_PORT" "$WEB_TABLE" "$STATE_DIR/mail-web-test.log"
   start_web "$WEB_PORT" "http://localhost:$WEB_API_PORT"
   started=$(date +%s)
   (cd web && CHROMIUM="$CHROMIUM" WEB_URL="http://localhost:$WEB_PORT" \
     WEB_API_URL="http://localhost:$WEB_API_PORT" OTHER_ORIGIN_URL="http://127.0.0.1:$WEB_PORT" \
-    MAIL_URL="http://127.0.0.1:$DDB_PORT/local/sent-mail.json" \
+    MAIL_URL="http://127.0.0.1:$MOTO_PORT/local/sent-mail.json" \
     WEB_ACCESS_TOKEN_TTL_SECONDS="$WEB_ACCESS_TOKEN_TTL_SECONDS" \
     SCREENSHOTS_DIR="$ROOT/docs/screenshots" node --test tests/)
   echo "==> browser tests took $(( $(date +%s) - started )) s"
@@ -103,12 +107,6 @@ dev/contract/run.sh "$E2E_BASE_URL" quick
 # one Python process serialising every call, still busy with the mail the contract run queued),
 # so that the load run measures the API rather than what the suite left behind.
 stop_started
-LOAD_DDB_PORT=$(free_port)
-LOAD_API_PORT=$(free_port)
-echo "==> make load for 15 s against a fresh stack (DynamoDB on $LOAD_DDB_PORT, API on $LOAD_API_PORT; Locust, dev/load), then the table checked"
-start_dynamodb "$LOAD_DDB_PORT"
-create_table "$LOAD_DDB_PORT" accounts-load >/dev/null
-start_api "$LOAD_API_PORT" "$LOAD_DDB_PORT" accounts-load "$STATE_DIR/api-load-test.log"
-wait_for_http "http://127.0.0.1:$LOAD_API_PORT/.ready" 300
-start_mail_poller "$LOAD_API_PORT" "$LOAD_DDB_PORT" accounts-load "$STATE_DIR/mail-load-test.log"
+echo "==> make load for 15 s against a fresh stack ($LOCAL_DYNAMODB; Locust, dev/load), then the table checked"
+start_load_stack accounts-load
 PORT=$LOAD_API_PORT DDB_PORT=$LOAD_DDB_PORT TABLE=accounts-load LOAD_SECONDS=15 LOAD_USERS=12 dev/load/run.sh

@@ -60,3 +60,19 @@ def test_a_route_that_hashes_is_priced_at_its_cpu_share():
     small = capacity.Row(**{**row.__dict__, "memory": 256})
     assert row.duration_ms == 1 + capacity.ARGON2_MS
     assert small.duration_ms > 6 * row.duration_ms
+
+
+def test_only_requests_that_ran_alone_are_priced_so_a_race_cannot_move_the_table(tmp_path):
+    """Two runs of one commit give one table: a request that raced another of its test (whose
+    path, and so its calls, depends on which won) is left out, whatever it did."""
+    route = "GET /profile"
+    alone = "capacity\t{r}\t1\t1\tBatchGetItem\tUSER/USER\tread\t300\t1\t0\n" \
+            "response\t{r}\t200\t0\t1\t1\n"
+    raced = "capacity\t{r}\t2\t2\tBatchGetItem\tUSER/USER\tread\t9000\t1\t0\n" \
+            "capacity\t{r}\t2\t3\tGetItem\tUSER/USER\tread\t9000\t1\t0\n" \
+            "response\t{r}\t200\t0\t2\t0\n"  # fmt: skip
+    (tmp_path / "profile-1.tsv").write_text((alone + raced + raced).format(r=route))
+    requests, largest = capacity.read_records(tmp_path)
+    (row,) = [row for row in capacity.rows(requests, largest) if row.route == route]
+    assert (row.requests, row.reads, row.round_trips) == (1, 1, 1)
+    assert largest == {"USER/USER": 300}, "sizes of raced requests are not taken either"

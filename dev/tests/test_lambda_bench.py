@@ -18,7 +18,8 @@ def test_the_emulator_runs_every_function_as_lambda_does(tmp_path):
     assert endpoint, "LOCAL_DYNAMODB_ENDPOINT is set by `make test`"
     raw = tmp_path / "bench.json"
     result = subprocess.run(
-        [sys.executable, "dev/lambda_bench.py", "--ddb", endpoint, "--table", "bench-smoke",
+        [sys.executable, "dev/lambda_bench.py", "--ddb", endpoint, "--aws", os.environ["LOCAL_MOTO_ENDPOINT"],
+         "--table", "bench-smoke",
          "--impl", "rust", "--rust-dir", str(ROOT / "target" / "debug"), "--processes", "2",
          "--warm", "3", "--warm-argon2", "2", "--init-only", "logout,refresh", "--json", str(raw)],
         cwd=ROOT, capture_output=True, text=True, timeout=300,

@@ -4,6 +4,7 @@ that moves it, and exits non-zero, touching nothing of the instance that has it;
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import pathlib
@@ -27,7 +28,8 @@ def free_port() -> int:
 
 
 def run_local(port: int, ddb_port: int) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PORT": str(port), "DDB_PORT": str(ddb_port), "DOCS_PORT": str(free_port())}
+    env = {**os.environ, "PORT": str(port), "DDB_PORT": str(ddb_port), "MOTO_PORT": str(free_port()),
+           "DOCS_PORT": str(free_port())}  # fmt: skip
     return subprocess.run(
         ["bash", "dev/run-local.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
@@ -67,11 +69,30 @@ def test_a_busy_documents_port_stops_make_dev_too():
         busy.listen()
         docs_port = busy.getsockname()[1]
         env = {**os.environ, "PORT": str(free_port()), "DDB_PORT": str(free_port()),
-               "DOCS_PORT": str(docs_port)}  # fmt: skip
+               "MOTO_PORT": str(free_port()), "DOCS_PORT": str(docs_port)}  # fmt: skip
         result = subprocess.run(["bash", "dev/run-local.sh"], cwd=ROOT, env=env,
                                 capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode != 0
     assert f"port {docs_port}" in result.stderr and "DOCS_PORT=" in result.stderr, result.stderr
+
+
+def listening_addresses(port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The local addresses of every TCP socket listening on `port`, from /proc/net/tcp{,6}
+    (an IPv4-mapped IPv6 address is read as the IPv4 address it maps)."""
+    found = []
+    for table, width in (("tcp", 4), ("tcp6", 16)):
+        for line in pathlib.Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state != "0A" or int(hex_port, 16) != port:  # 0A: LISTEN
+                continue
+            # The kernel prints each 32-bit word in host (little-endian) order.
+            raw = b"".join(bytes.fromhex(address[i:i + 8])[::-1] for i in range(0, len(address), 8))
+            parsed = ipaddress.ip_address(raw)
+            if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped:
+                parsed = parsed.ipv4_mapped
+            found.append(parsed)
+    return found
 
 
 def status_of(url: str) -> tuple[int, bytes]:
@@ -83,9 +104,10 @@ def status_of(url: str) -> tuple[int, bytes]:
 
 
 def test_make_dev_serves_the_api_and_its_contract_and_make_stop_ends_it_with_0():
-    port, ddb_port, docs_port, web_port = free_port(), free_port(), free_port(), free_port()
-    env = {**os.environ, "PORT": str(port), "DDB_PORT": str(ddb_port), "DOCS_PORT": str(docs_port),
-           "WEB_PORT": str(web_port)}  # fmt: skip
+    port, ddb_port, moto_port = free_port(), free_port(), free_port()
+    docs_port, web_port = free_port(), free_port()
+    env = {**os.environ, "PORT": str(port), "DDB_PORT": str(ddb_port), "MOTO_PORT": str(moto_port),
+           "DOCS_PORT": str(docs_port), "WEB_PORT": str(web_port)}  # fmt: skip
     dev = subprocess.Popen(["make", "--no-print-directory", "dev"], cwd=ROOT, env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
     try:
@@ -133,10 +155,15 @@ def test_make_dev_serves_the_api_and_its_contract_and_make_stop_ends_it_with_0()
         with urllib.request.urlopen(f"http://127.0.0.1:{docs_port}/requests.http", timeout=30) as response:
             assert f"@baseUrl = http://127.0.0.1:{port}\n".encode() in response.read()
         assert status_of(f"http://127.0.0.1:{port}/profile")[0] == 401
+        # Every server this run started listens on loopback only (DynamoDB Local would bind every
+        # interface if dev/dynamodb-local/LoopbackDynamoDBLocal.java did not hold it).
+        for served in (port, ddb_port, moto_port, docs_port, web_port):
+            addresses = listening_addresses(served)
+            assert addresses and all(a.is_loopback for a in addresses), (served, addresses)
 
         # Mail: a registration's verification reaches the local SES through the queue, the
         # poller and the mailer, and `make mail` shows it.
-        endpoint = f"http://127.0.0.1:{ddb_port}"
+        endpoint = f"http://127.0.0.1:{moto_port}"
         delays = []
         for _ in range(5):  # the first reaches a cold mailer; the others a warm one
             email = f"dev-mail-{uuid.uuid4().hex}@example.com"
@@ -153,7 +180,7 @@ def test_make_dev_serves_the_api_and_its_contract_and_make_stop_ends_it_with_0()
         (ROOT / "target").mkdir(exist_ok=True)
         (ROOT / "target" / "mail-delay-make-dev.txt").write_text(" ".join(f"{d:.3f}" for d in delays) + "\n")
         assert max(delays) < 10, f"request to mail took {delays} s"
-        shown = subprocess.run(["make", "--no-print-directory", "mail", f"DDB_PORT={ddb_port}", f"TO={email}"],
+        shown = subprocess.run(["make", "--no-print-directory", "mail", f"MOTO_PORT={moto_port}", f"TO={email}"],
                                cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
         assert shown.returncode == 0, shown.stderr
         assert "Subject: Confirm your email address for Accounts" in shown.stdout, shown.stdout
@@ -164,7 +191,7 @@ def test_make_dev_serves_the_api_and_its_contract_and_make_stop_ends_it_with_0()
         assert stop.returncode == 0, stop.stderr
         assert dev.wait(timeout=60) == 0, "a deliberate stop exits 0"
         assert not (ROOT / ".local" / f"dev-{port}.pid").exists()
-        for busy in (port, ddb_port, docs_port, web_port):
+        for busy in (port, ddb_port, moto_port, docs_port, web_port):
             with socket.socket() as s:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 s.bind(("127.0.0.1", busy))  # freed: everything it started has stopped

@@ -19,7 +19,7 @@ import pytest
 import mail
 
 BASE = os.environ.get("E2E_BASE_URL")
-AWS = os.environ.get("LOCAL_DYNAMODB_ENDPOINT")
+AWS = os.environ.get("LOCAL_MOTO_ENDPOINT")  # the local SQS and SES
 PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "a brand new passphrase"
 

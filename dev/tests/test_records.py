@@ -235,7 +235,7 @@ def _fixed_secrets() -> dict[str, str]:
 def _mailed_secrets() -> dict[str, str]:
     """Every token and code the local SES sent during this `make test` (the mailer's handler
     tests and the end-to-end flows), read from what dev/moto_server.py kept of it."""
-    endpoint = os.environ.get("LOCAL_DYNAMODB_ENDPOINT")
+    endpoint = os.environ.get("LOCAL_MOTO_ENDPOINT")
     if not endpoint:
         return {}
     with urllib.request.urlopen(f"{endpoint}/local/sent-mail.json", timeout=30) as response:
@@ -281,7 +281,7 @@ def test_no_log_line_holds_a_secret():
     fixed = _fixed_secrets()
     assert len(fixed) >= 5, fixed
     mailed = _mailed_secrets()
-    if os.environ.get("LOCAL_DYNAMODB_ENDPOINT"):
+    if os.environ.get("LOCAL_MOTO_ENDPOINT"):
         assert len(mailed) >= 10, "the mail flows sent almost nothing"
     fixed |= mailed
     lines = 0

@@ -138,6 +138,9 @@ impl AppState {
     }
 
     /// As [`AppState::new`], over a given DynamoDB client (tests add interceptors to theirs).
+    ///
+    /// The HMAC key and the access-token keyset are fetched concurrently: one round trip to
+    /// Secrets Manager before the first request, however many secrets there are.
     pub async fn with_dynamodb(
         config: Config,
         sdk: &SdkConfig,
@@ -145,43 +148,15 @@ impl AppState {
     ) -> Result<Self, StartupError> {
         // Cheap: its dummy hash is made at the first verification, in the functions that verify.
         let passwords = PasswordHasher::new(config.argon2).map_err(StartupError::Argon2)?;
-        let (key, variable) = match config.hmac_key {
-            KeySource::Inline(key) => (key, HMAC_KEY.name),
-            KeySource::SecretArn(arn) => (
-                fetch_secret(sdk, &arn, HMAC_KEY_SECRET_ARN.name).await?,
-                HMAC_KEY_SECRET_ARN.name,
-            ),
+        let settings = TokenSettings {
+            issuer: config.token_issuer,
+            audience: config.token_audience,
+            ttl: config.access_token_ttl,
         };
-        let key = SigningKey::new(key).map_err(|source| StartupError::Key { variable, source })?;
-        let (keyset, variable) = match &config.token_keys {
-            KeysetSource::File(path) => (
-                SecretString::from(
-                    std::fs::read_to_string(path).map_err(StartupError::KeysetFile)?,
-                ),
-                TOKEN_KEYS_FILE.name,
-            ),
-            KeysetSource::SecretArn(arn) => (
-                fetch_secret(sdk, arn, TOKEN_KEYS_SECRET_ARN.name).await?,
-                TOKEN_KEYS_SECRET_ARN.name,
-            ),
-        };
-        let keyset = KeySet::from_json(keyset.expose_secret())
-            .map_err(|source| StartupError::Keyset { variable, source })?;
-        let found = format!("{:?}", keyset.current().alg);
-        if found != config.token_alg {
-            return Err(StartupError::AlgorithmMismatch {
-                configured: config.token_alg,
-                found,
-            });
-        }
-        let tokens = TokenService::asymmetric(
-            keyset,
-            TokenSettings {
-                issuer: config.token_issuer,
-                audience: config.token_audience,
-                ttl: config.access_token_ttl,
-            },
-        );
+        let (key, tokens) = tokio::try_join!(
+            signing_key(config.hmac_key, sdk),
+            token_service(&config.token_keys, &config.token_alg, settings, sdk),
+        )?;
         Ok(Self {
             login_throttle: LoginThrottle::new(
                 dynamodb.clone(),
@@ -202,6 +177,119 @@ impl AppState {
             browser: Browser::new(config.browser),
         })
     }
+}
+
+/// The state of the preflight function: the CORS policy, from the environment alone (no
+/// secret, no client, no network before the first request).
+impl FunctionState for Browser {
+    async fn from_env() -> Result<Self, StartupError> {
+        Ok(Browser::new(Config::from_env()?.browser))
+    }
+}
+
+/// The state of a function that publishes token metadata and needs no key: OpenID discovery
+/// (the issuer and the signing algorithm come from the environment; no network at cold start).
+#[derive(Debug)]
+pub struct Discovery {
+    /// CORS: which origins browsers may call from.
+    pub browser: Browser,
+    /// The `iss` of every access token (`TOKEN_ISSUER`).
+    pub issuer: String,
+    /// The algorithm access tokens are signed with (`TOKEN_SIGNING_ALG`).
+    pub algorithm: String,
+}
+
+impl Discovery {
+    /// The discovery state of a configuration.
+    pub fn new(config: Config) -> Self {
+        Self {
+            browser: Browser::new(config.browser),
+            issuer: config.token_issuer,
+            algorithm: config.token_alg,
+        }
+    }
+}
+
+impl FunctionState for Discovery {
+    async fn from_env() -> Result<Self, StartupError> {
+        Ok(Self::new(Config::from_env()?))
+    }
+}
+
+/// The state of a function that needs the access-token keys and nothing else (the JWKS): the
+/// keyset only, one round trip to Secrets Manager in AWS (none from a file), no HMAC key.
+#[derive(Debug)]
+pub struct TokenKeys {
+    /// CORS: which origins browsers may call from.
+    pub browser: Browser,
+    /// The access-token keys.
+    pub tokens: TokenService,
+}
+
+impl TokenKeys {
+    /// Fetches the keyset of `config` (from `TOKEN_KEYS_FILE` or `TOKEN_KEYS_SECRET_ARN`).
+    pub async fn new(config: Config, sdk: &SdkConfig) -> Result<Self, StartupError> {
+        let settings = TokenSettings {
+            issuer: config.token_issuer,
+            audience: config.token_audience,
+            ttl: config.access_token_ttl,
+        };
+        let tokens = token_service(&config.token_keys, &config.token_alg, settings, sdk).await?;
+        Ok(Self {
+            browser: Browser::new(config.browser),
+            tokens,
+        })
+    }
+}
+
+impl FunctionState for TokenKeys {
+    async fn from_env() -> Result<Self, StartupError> {
+        let config = Config::from_env()?;
+        let sdk = sdk_config_loader(&config).load().await;
+        Self::new(config, &sdk).await
+    }
+}
+
+/// The HMAC key that the refresh-token, code and throttle keys derive from.
+async fn signing_key(source: KeySource, sdk: &SdkConfig) -> Result<SigningKey, StartupError> {
+    let (key, variable) = match source {
+        KeySource::Inline(key) => (key, HMAC_KEY.name),
+        KeySource::SecretArn(arn) => (
+            fetch_secret(sdk, &arn, HMAC_KEY_SECRET_ARN.name).await?,
+            HMAC_KEY_SECRET_ARN.name,
+        ),
+    };
+    SigningKey::new(key).map_err(|source| StartupError::Key { variable, source })
+}
+
+/// The access-token service over the keyset `source` names, whose current key must be of
+/// algorithm `alg`.
+async fn token_service(
+    source: &KeysetSource,
+    alg: &str,
+    settings: TokenSettings,
+    sdk: &SdkConfig,
+) -> Result<TokenService, StartupError> {
+    let (keyset, variable) = match source {
+        KeysetSource::File(path) => (
+            SecretString::from(std::fs::read_to_string(path).map_err(StartupError::KeysetFile)?),
+            TOKEN_KEYS_FILE.name,
+        ),
+        KeysetSource::SecretArn(arn) => (
+            fetch_secret(sdk, arn, TOKEN_KEYS_SECRET_ARN.name).await?,
+            TOKEN_KEYS_SECRET_ARN.name,
+        ),
+    };
+    let keyset = KeySet::from_json(keyset.expose_secret())
+        .map_err(|source| StartupError::Keyset { variable, source })?;
+    let found = format!("{:?}", keyset.current().alg);
+    if found != alg {
+        return Err(StartupError::AlgorithmMismatch {
+            configured: alg.to_owned(),
+            found,
+        });
+    }
+    Ok(TokenService::asymmetric(keyset, settings))
 }
 
 /// The label the login-throttle key is derived under (see [`SigningKey::derive`]).

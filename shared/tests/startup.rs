@@ -1,5 +1,5 @@
-//! Cold start against the local AWS endpoint `make test` starts (moto speaks Secrets Manager as
-//! well as DynamoDB): the HMAC key and the access-token keyset are read from the secrets named by
+//! Cold start against the local Secrets Manager `make test` starts (moto, beside SQS and SES):
+//! the HMAC key and the access-token keyset are read from the secrets named by
 //! their ARNs, and a missing or short key stops start-up with a message naming the variable.
 
 #![allow(clippy::expect_used)] // helpers of tests and examples: a panic is the failure
@@ -12,7 +12,7 @@ use shared::config::{
 use shared::state::{AppState, StartupError, sdk_config_loader};
 
 fn local_endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect("set by `make test` to the local server")
+    std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER").expect("set by `make test` to the local moto")
 }
 
 /// The test environment's configuration with `overrides` (an empty value unsets a variable).

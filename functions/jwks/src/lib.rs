@@ -6,15 +6,16 @@ use lambda_http::{Body, Request, Response};
 use shared::response::public_json_response;
 use shared::runtime::{Event, EventResponse, respond};
 use shared::token::JWKS_MAX_AGE_SECONDS;
-use shared::{ApiError, AppState};
+use shared::ApiError;
+use shared::state::TokenKeys;
 
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
 /// can send (see [`shared::runtime::respond`]).
-pub async fn handler(state: &AppState, event: Event) -> EventResponse {
+pub async fn handler(state: &TokenKeys, event: Event) -> EventResponse {
     respond(&state.browser, event, |request| jwks(state, request)).await
 }
 
-async fn jwks(state: &AppState, _request: Request) -> Result<Response<Body>, ApiError> {
+async fn jwks(state: &TokenKeys, _request: Request) -> Result<Response<Body>, ApiError> {
     let jwks = state
         .tokens
         .jwks()

@@ -3,13 +3,14 @@
 #![allow(clippy::expect_used)] // test helpers: a panic is the failure
 
 use lambda_http::http::{StatusCode, header};
-use shared::testing::{event, lambda_event, new_user, parts, sign_in, state};
+use shared::testing::{event, keys_state, lambda_event, new_user, parts, sign_in, state};
 
 #[tokio::test]
 async fn the_jwks_publishes_the_key_that_signs_and_no_private_part() {
-    let state = state().await;
+    let keys = keys_state().await;
     let (status, headers, body) =
-        parts(jwks::handler(&state, lambda_event(&event("jwks/ok"))).await);
+        parts(jwks::handler(&keys, lambda_event(&event("jwks/ok"))).await);
+    let state = state().await;
 
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(headers[header::CACHE_CONTROL], "public, max-age=3600");

@@ -7,11 +7,12 @@ use serde_json::json;
 use shared::response::public_json_response;
 use shared::runtime::{Event, EventResponse, respond};
 use shared::token::JWKS_MAX_AGE_SECONDS;
-use shared::{ApiError, AppState};
+use shared::ApiError;
+use shared::state::Discovery;
 
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
 /// can send (see [`shared::runtime::respond`]).
-pub async fn handler(state: &AppState, event: Event) -> EventResponse {
+pub async fn handler(state: &Discovery, event: Event) -> EventResponse {
     respond(&state.browser, event, |request| {
         openid_configuration(state, request)
     })
@@ -19,11 +20,11 @@ pub async fn handler(state: &AppState, event: Event) -> EventResponse {
 }
 
 async fn openid_configuration(
-    state: &AppState,
+    state: &Discovery,
     _request: Request,
 ) -> Result<Response<Body>, ApiError> {
-    let issuer = state.tokens.issuer();
-    let algorithm = format!("{:?}", state.tokens.algorithm());
+    let issuer = &state.issuer;
+    let algorithm = &state.algorithm;
     let document = json!({
         "issuer": issuer,
         "jwks_uri": format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')),

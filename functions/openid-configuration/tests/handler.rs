@@ -3,15 +3,19 @@
 #![allow(clippy::expect_used)] // test helpers: a panic is the failure
 
 use lambda_http::http::{StatusCode, header};
-use shared::testing::{event, lambda_event, parts, state};
+use shared::testing::{discovery_state, event, lambda_event, parts, state};
 
 #[tokio::test]
 async fn discovery_names_the_issuer_of_the_tokens_and_where_its_keys_are() {
-    let state = state().await;
     let (status, headers, body) = parts(
-        openid_configuration::handler(&state, lambda_event(&event("openid-configuration/ok")))
-            .await,
+        openid_configuration::handler(
+            &discovery_state(),
+            lambda_event(&event("openid-configuration/ok")),
+        )
+        .await,
     );
+    // What the tokens of the other functions carry.
+    let state = state().await;
 
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(headers[header::CACHE_CONTROL], "public, max-age=3600");

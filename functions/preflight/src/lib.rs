@@ -5,14 +5,15 @@
 
 use lambda_http::{Body, Request, Response};
 use shared::runtime::{Event, EventResponse, respond};
-use shared::{ApiError, AppState};
+use shared::ApiError;
+use shared::browser::Browser;
 
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
 /// can send (see [`shared::runtime::respond`]).
-pub async fn handler(state: &AppState, event: Event) -> EventResponse {
-    respond(&state.browser, event, |request| preflight(state, request)).await
+pub async fn handler(browser: &Browser, event: Event) -> EventResponse {
+    respond(browser, event, |request| preflight(browser, request)).await
 }
 
-async fn preflight(state: &AppState, request: Request) -> Result<Response<Body>, ApiError> {
-    Ok(state.browser.preflight(&request))
+async fn preflight(browser: &Browser, request: Request) -> Result<Response<Body>, ApiError> {
+    Ok(browser.preflight(&request))
 }

@@ -9,7 +9,7 @@ use shared::testing::{event, lambda_event, parts, state};
 async fn an_allowed_origin_is_granted_the_apis_methods_and_headers_for_two_hours() {
     let state = state().await;
     let (status, headers, body) =
-        parts(preflight::handler(&state, lambda_event(&event("preflight/ok"))).await);
+        parts(preflight::handler(&state.browser, lambda_event(&event("preflight/ok"))).await);
 
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     assert_eq!(
@@ -33,7 +33,7 @@ async fn an_allowed_origin_is_granted_the_apis_methods_and_headers_for_two_hours
 async fn any_other_origin_is_granted_nothing() {
     let state = state().await;
     let (status, headers, _) =
-        parts(preflight::handler(&state, lambda_event(&event("preflight/other-origin"))).await);
+        parts(preflight::handler(&state.browser, lambda_event(&event("preflight/other-origin"))).await);
 
     assert_eq!(status, StatusCode::NO_CONTENT);
     for granted in [

@@ -169,6 +169,20 @@ pub async fn state() -> AppState {
         .expect("state builds")
 }
 
+/// The JWKS function's state ([`crate::state::TokenKeys`]), configured as [`state`] is.
+pub async fn keys_state() -> crate::state::TokenKeys {
+    let config = test_config();
+    let sdk = sdk_config_loader(&config).load().await;
+    crate::state::TokenKeys::new(config, &sdk)
+        .await
+        .expect("state builds")
+}
+
+/// The discovery function's state ([`crate::state::Discovery`]), configured as [`state`] is.
+pub fn discovery_state() -> crate::state::Discovery {
+    crate::state::Discovery::new(test_config())
+}
+
 /// State whose DynamoDB calls go to `endpoint` instead (a fake from this module).
 pub async fn state_with_dynamodb_at(endpoint: &str) -> AppState {
     let config = test_config();

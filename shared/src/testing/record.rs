@@ -11,8 +11,9 @@
 //! - `dynamodb <route> <IAM action> <key prefix>`: a call a handler made (a transaction counts
 //!   as one action per item, a batch as one line per key prefix it touched);
 //! - `argon2 <route> <hash|verify>`: a password hash or verification a handler ran;
-//! - `response <route> <status> <argon2 calls> <request>`: one served request (`request`
-//!   numbers the requests of one test process);
+//! - `response <route> <status> <argon2 calls> <request> <solo>`: one served request
+//!   (`request` numbers the requests of one test process; `solo` is 1 when no other request of
+//!   its test ran beside it, see [`Concurrency`]);
 //! - `capacity <route> <request> <call> <operation> <key prefix> <read|write> <bytes>
 //!   <consistent> <transactional>`: what one item of a DynamoDB call costs, for the capacity
 //!   and cost table (`dev/capacity.py`): `call` numbers the DynamoDB calls, `bytes` is the
@@ -142,6 +143,59 @@ struct Request {
 static REQUESTS: AtomicU64 = AtomicU64::new(0);
 static CALLS: AtomicU64 = AtomicU64::new(0);
 
+/// Which requests ran beside another request of the same test: their path (which of two
+/// racing writes wins, whether a retry finds the first answer) depends on timing, so the
+/// capacity table (`dev/capacity.py`) prices only the others, a set fixed by the tests' code.
+///
+/// A test runs on its own thread (libtest's, named after the test), and so do the requests its
+/// body awaits, joined ones included (`tokio::test`'s runtime polls them there). A request
+/// polled on a runtime worker was spawned: concurrent by construction. A request that starts
+/// while another is open on the same thread was joined with it: both are concurrent. Neither
+/// depends on how fast the machine is: joined futures open their spans on their first poll,
+/// before any of them can reach DynamoDB and finish.
+#[derive(Default)]
+struct Concurrency {
+    /// The open requests of each test thread.
+    open: std::collections::HashMap<std::thread::ThreadId, Vec<u64>>,
+    /// Every request that ran beside another.
+    concurrent: std::collections::HashSet<u64>,
+}
+
+static CONCURRENCY: Mutex<Option<Concurrency>> = Mutex::new(None);
+
+impl Concurrency {
+    fn with<T>(f: impl FnOnce(&mut Concurrency) -> T) -> T {
+        let mut guard = CONCURRENCY
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(guard.get_or_insert_with(Concurrency::default))
+    }
+
+    /// A request starts on this thread.
+    fn start(id: u64) {
+        let thread = std::thread::current();
+        let spawned = thread.name() == Some("tokio-runtime-worker");
+        Self::with(|state| {
+            let open = state.open.entry(thread.id()).or_default();
+            if spawned || !open.is_empty() {
+                state.concurrent.insert(id);
+                state.concurrent.extend(open.iter().copied());
+            }
+            open.push(id);
+        });
+    }
+
+    /// The request ends; whether it ran alone.
+    fn end(id: u64) -> bool {
+        Self::with(|state| {
+            for open in state.open.values_mut() {
+                open.retain(|other| *other != id);
+            }
+            !state.concurrent.remove(&id)
+        })
+    }
+}
+
 /// Reads one field of a span or event.
 struct FieldValue(&'static str, Option<String>);
 
@@ -181,9 +235,11 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Records {
         if is_request_span(span.metadata()) {
             let mut route = FieldValue("route", None);
             attributes.record(&mut route);
+            let id = REQUESTS.fetch_add(1, Ordering::Relaxed);
+            Concurrency::start(id);
             span.extensions_mut().insert(Request {
                 route: route.1.unwrap_or_default(),
-                id: REQUESTS.fetch_add(1, Ordering::Relaxed),
+                id,
                 status: None,
                 argon2: 0,
             });
@@ -219,8 +275,9 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Records {
         let Some(span) = ctx.span(&id) else { return };
         if let Some(request) = span.extensions().get::<Request>() {
             let status = request.status.map_or("-".to_owned(), |s| s.to_string());
+            let solo = u8::from(Concurrency::end(request.id));
             append(&format!(
-                "response\t{}\t{status}\t{}\t{}\n",
+                "response\t{}\t{status}\t{}\t{}\t{solo}\n",
                 request.route, request.argon2, request.id
             ));
         }
