@@ -3,11 +3,11 @@
 //! cacheable (`Cache-Control: public, max-age=3600`); built from the keyset loaded at cold start.
 
 use lambda_http::{Body, Request, Response};
+use shared::ApiError;
 use shared::response::public_json_response;
 use shared::runtime::{Event, EventResponse, respond};
-use shared::token::JWKS_MAX_AGE_SECONDS;
-use shared::ApiError;
 use shared::state::TokenKeys;
+use shared::token::JWKS_MAX_AGE_SECONDS;
 
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
 /// can send (see [`shared::runtime::respond`]).

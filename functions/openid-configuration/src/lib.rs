@@ -4,11 +4,11 @@
 
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
+use shared::ApiError;
 use shared::response::public_json_response;
 use shared::runtime::{Event, EventResponse, respond};
-use shared::token::JWKS_MAX_AGE_SECONDS;
-use shared::ApiError;
 use shared::state::Discovery;
+use shared::token::JWKS_MAX_AGE_SECONDS;
 
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
 /// can send (see [`shared::runtime::respond`]).

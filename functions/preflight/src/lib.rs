@@ -4,9 +4,9 @@
 //! is `shared::browser`'s, the same one that grants every other response.
 
 use lambda_http::{Body, Request, Response};
-use shared::runtime::{Event, EventResponse, respond};
 use shared::ApiError;
 use shared::browser::Browser;
+use shared::runtime::{Event, EventResponse, respond};
 
 /// The Lambda handler: one API Gateway event in, one HTTP response out, for anything a client
 /// can send (see [`shared::runtime::respond`]).

@@ -32,8 +32,13 @@ async fn an_allowed_origin_is_granted_the_apis_methods_and_headers_for_two_hours
 #[tokio::test]
 async fn any_other_origin_is_granted_nothing() {
     let state = state().await;
-    let (status, headers, _) =
-        parts(preflight::handler(&state.browser, lambda_event(&event("preflight/other-origin"))).await);
+    let (status, headers, _) = parts(
+        preflight::handler(
+            &state.browser,
+            lambda_event(&event("preflight/other-origin")),
+        )
+        .await,
+    );
 
     assert_eq!(status, StatusCode::NO_CONTENT);
     for granted in [
