@@ -18,7 +18,7 @@ MOTO_PORT ?= $(shell echo $$(( $(DDB_PORT) + 1 )))
 ARM_TARGET := aarch64-unknown-linux-gnu
 CARGO_DENY_VERSION := 0.20.2
 
-.PHONY: help venv dev stop mail rotate-key test fuzz-api lint audit fmt docs route build deploy smoke load bench clean
+.PHONY: help venv dev stop mail rotate-key test fuzz-api lint audit fmt docs route build deploy smoke load load-compare bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}' \
@@ -118,6 +118,9 @@ smoke: venv ## After a deploy: register -> login -> profile -> refresh -> logout
 load: venv ## A realistic mix (Locust) against make dev on $(PORT): LOAD_WARMUP_SECONDS (10), then LOAD_SECONDS (60) with LOAD_USERS (24); p50/p95/p99 per route, every non-2xx, the table checked
 	PORT=$(PORT) DDB_PORT=$(DDB_PORT) $(foreach v,LOAD_SECONDS LOAD_USERS LOAD_WARMUP_SECONDS,$(if $($(v)),$(v)=$($(v)))) \
 	  dev/load/run.sh
+
+load-compare: venv ## The load mix on DynamoDB Local, then on moto, each on a fresh stack of its own; both reports side by side, with the CPU of each process
+	$(foreach v,LOAD_SECONDS LOAD_USERS LOAD_WARMUP_SECONDS,$(if $($(v)),$(v)=$($(v)))) dev/load/compare.sh
 
 bench: venv ## Cold start, latency, memory and size per function, Rust vs a Node twin (docs/benchmarks.md)
 	dev/bench.sh

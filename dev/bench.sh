@@ -31,6 +31,7 @@ MOTO_PORT=$(free_port)
 TABLE="accounts-bench-$(date +%s)"
 start_aws "$DDB_PORT" "$MOTO_PORT"
 create_table "$DDB_PORT" "$MOTO_PORT" "$TABLE" >/dev/null
+token_keys ES256 >/dev/null  # the local keyset dev/local.env names, made on first use
 echo "$(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%F)"
 echo "rustc $(rustc --version | cut -d' ' -f2), node $(node --version)"
 

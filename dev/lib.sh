@@ -207,7 +207,7 @@ start_api() {
     --env-var "TOKEN_SIGNING_ALG=${API_ALG:-ES256}"
     --env-var "TOKEN_KEYS_FILE=$(token_keys "${API_ALG:-ES256}")"
     --env-var "TOKEN_ISSUER=http://127.0.0.1:$port"
-    --env-var "TABLE_NAME=$table" "$@")
+    --env-var "TABLE_NAME=$table" ${DYNAMODB_TIMEOUT_MS:+--env-var "DYNAMODB_TIMEOUT_MS=$DYNAMODB_TIMEOUT_MS"} "$@")
   if [ -n "$log" ]; then
     PATH="$VENV/bin:$PATH" setsid "${cmd[@]}" >"$log" 2>&1 &
   else

@@ -123,6 +123,10 @@ def main() -> int:
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
     report = render(meta, routes, total, answers["answers"], accounts)
+    cpu = args.folder / "cpu.txt"
+    if cpu.is_file():  # dev/load/cpu.py's line, when the run measured its processes
+        meta["cpu"] = cpu.read_text().strip()
+        report += f"\nCPU while measured: {meta['cpu']}.\n"
     (args.folder / "report.md").write_text(report)
     (args.folder / "report.json").write_text(json.dumps(
         {"meta": meta, "routes": routes, "total": total, "answers": answers["answers"], "accounts": accounts},

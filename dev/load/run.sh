@@ -41,7 +41,13 @@ if [ "$LOAD_WARMUP_SECONDS" -gt 0 ]; then
   locust "warmup-$RUN" "$OUT/warmup" "$LOAD_WARMUP_SECONDS"
 fi
 echo "==> load: $LOAD_USERS simulated people for $LOAD_SECONDS s against $HOST (Locust; log in $OUT/locust.log)"
+# LOAD_CPU_PIDS="dynamodb=PID moto=PID api=PID": the CPU each group used while measured.
+[ -z "${LOAD_CPU_PIDS:-}" ] || "$PY" "$ROOT/dev/load/cpu.py" snapshot "$OUT/cpu-before.json" $LOAD_CPU_PIDS
 locust "$RUN" "$OUT" "$LOAD_SECONDS"
+if [ -n "${LOAD_CPU_PIDS:-}" ]; then
+  "$PY" "$ROOT/dev/load/cpu.py" snapshot "$OUT/cpu-after.json" $LOAD_CPU_PIDS
+  "$PY" "$ROOT/dev/load/cpu.py" report "$OUT/cpu-before.json" "$OUT/cpu-after.json" >"$OUT/cpu.txt"
+fi
 [ -f "$OUT/answers.json" ] || { echo "error: Locust did not finish; see $OUT/locust.log" >&2; exit 1; }
 exec "$PY" "$ROOT/dev/load/report.py" "$OUT" --endpoint "http://127.0.0.1:$DDB_PORT" --table "$TABLE" \
   --host "$HOST" --seconds "$LOAD_SECONDS" --users "$LOAD_USERS"

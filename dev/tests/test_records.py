@@ -191,6 +191,15 @@ def test_a_throttled_sign_in_answers_before_any_argon2_work():
     assert all(hashes == 0 for hashes in throttled), throttled
 
 
+def test_every_failed_sign_in_does_the_same_argon2_work_whether_or_not_the_account_exists():
+    """An unknown address is checked against a dummy hash, so that it costs what a wrong
+    password costs: every `401` the login handler tests saw (both kinds) ran exactly one argon2
+    verification. Without the dummy verification the unknown-address ones would run none."""
+    refused = [hashes for status, hashes in RESPONSES["POST /login"] if status == "401"]
+    assert len(refused) >= 10, "the login handler tests try wrong passwords and unknown addresses"
+    assert all(hashes == 1 for hashes in refused), refused
+
+
 # ------------------------------------------------------------------ log hygiene
 
 SECRET_SHAPES = {

@@ -342,3 +342,42 @@ async fn every_other_transaction_condition_has_a_meaning_that_is_not_a_500() {
         .expect("read");
     assert_eq!(kept.map(|u| u.id), Some(leaver.id), "the user stays");
 }
+
+/// DynamoDB cancels a transaction for a `TransactionConflict` when another one holds an item
+/// (neither local emulator does: both run transactions one at a time, so the conflict is
+/// injected). The store retries it, and a registration commits once.
+#[tokio::test]
+async fn a_transaction_that_conflicts_is_retried_and_commits_once() {
+    use shared::testing::{Interleave, interleaved_state};
+    let conflicts = Interleave::conflicting_transactions(2);
+    let state = interleaved_state(conflicts.clone()).await;
+    let user = User::new(email("conflict-retried"), None);
+    let session = session_of(&state, &user);
+    state
+        .users
+        .create(&user, &hash("first"), Some(&session))
+        .await
+        .expect("committed on the third attempt");
+    assert!(conflicts.ran());
+    let (found, _) = stored(&state, &user.email).await.expect("stored");
+    assert_eq!(found.id, user.id);
+}
+
+/// A transaction that conflicts on every attempt is a retryable 503 and writes nothing.
+#[tokio::test]
+async fn a_transaction_that_keeps_conflicting_is_a_503_and_writes_nothing() {
+    use shared::testing::{Interleave, interleaved_state};
+    let state = interleaved_state(Interleave::conflicting_transactions(usize::MAX)).await;
+    let user = User::new(email("conflict-forever"), None);
+    let session = session_of(&state, &user);
+    let refused = state
+        .users
+        .create(&user, &hash("first"), Some(&session))
+        .await
+        .expect_err("refused");
+    assert!(matches!(refused, ApiError::Unavailable(_)), "{refused:?}");
+    assert!(
+        stored(&state, &user.email).await.is_none(),
+        "nothing written"
+    );
+}

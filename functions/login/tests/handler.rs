@@ -3,11 +3,12 @@
 
 #![allow(clippy::expect_used)] // helpers of tests and examples: a panic is the failure
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lambda_http::http::{HeaderMap, StatusCode, header};
 use serde_json::{Value, json};
 use shared::AppState;
+use shared::clock::Clock;
 use shared::runtime::EventResponse;
 use shared::testing::{
     DynamoCall, Interleave, assert_service_unavailable, create_user, event, events_named,
@@ -133,38 +134,10 @@ async fn unknown_email_and_wrong_password_make_the_same_dynamodb_calls() {
     assert_eq!(unknown_calls, wrong_calls);
 }
 
-/// The unknown-email path must do the same argon2 work as a wrong password. Without the dummy
-/// verification it is ~20x faster, far outside the bounds below; with it, the two medians are
-/// within a few percent. The bounds are wide so a loaded machine cannot make this flaky; the
-/// precise ratio is measured by `make bench`.
-#[tokio::test]
-async fn unknown_email_takes_about_as_long_as_a_wrong_password() {
-    let state = state_with(&[("LOGIN_THROTTLE_THRESHOLD", "100")]).await;
-    let email = unique_email("login-timing");
-    create_user(&state, &email, PASSWORD).await;
-    let wrong = login_event("login/wrong-password", &email);
-    let unknown = login_event("login/unknown-email", &unique_email("login-nobody"));
-
-    let (mut wrong_times, mut unknown_times) = (Vec::new(), Vec::new());
-    for _ in 0..9 {
-        for (event, times) in [(&wrong, &mut wrong_times), (&unknown, &mut unknown_times)] {
-            let started = Instant::now();
-            let (status, _, _) = login(&state, event).await;
-            times.push(started.elapsed());
-            assert_eq!(status, StatusCode::UNAUTHORIZED);
-        }
-    }
-    let median = |times: &mut Vec<Duration>| {
-        times.sort();
-        times[times.len() / 2]
-    };
-    let (wrong, unknown) = (median(&mut wrong_times), median(&mut unknown_times));
-    let ratio = unknown.as_secs_f64() / wrong.as_secs_f64();
-    assert!(
-        (0.4..=2.5).contains(&ratio),
-        "unknown email {unknown:?} vs wrong password {wrong:?} (ratio {ratio:.2})"
-    );
-}
+// That the unknown-email path does the same argon2 work as a wrong password (a dummy
+// verification) is held deterministically from the records, by dev/tests/test_records.py (every
+// `401` of `POST /login` ran exactly one verification); how alike the two take in time is a
+// statistical question for `make bench` (bench/routes, "login timing check").
 
 #[tokio::test]
 async fn an_address_that_does_not_parse_is_just_invalid_credentials() {
@@ -179,9 +152,11 @@ async fn an_address_that_does_not_parse_is_just_invalid_credentials() {
 /// one that does not, and the wait doubles with the next failure.
 #[tokio::test]
 async fn five_failures_throttle_known_and_unknown_emails_alike() {
-    // A first delay of 3 s: long enough that a loaded machine cannot outlast it between two
-    // attempts, short enough to wait out once.
-    let state = state_with(&[("LOGIN_THROTTLE_BASE_DELAY_SECONDS", "3")]).await;
+    // The throttle reads a clock that moves only when the test says: the waits it announces are
+    // exact however slowly a loaded machine runs the attempts.
+    let mut state = state_with(&[("LOGIN_THROTTLE_BASE_DELAY_SECONDS", "3")]).await;
+    let clock = Clock::manual(shared::clock::now_millis());
+    state.login_throttle = state.login_throttle.clone().with_clock(clock.clone());
     let known = unique_email("login-throttle");
     create_user(&state, &known, PASSWORD).await;
     let unknown = unique_email("login-throttle-nobody");
@@ -215,8 +190,13 @@ async fn five_failures_throttle_known_and_unknown_emails_alike() {
     );
     assert_eq!(body["error"]["code"], "too_many_attempts");
 
+    // Until the first delay has passed, still refused, and told the time left.
+    clock.advance(base - Duration::from_secs(1));
+    let (status, headers, _) = login(&state, &ok_event(&known)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(headers[header::RETRY_AFTER], "1");
     // After the first delay one more guess is allowed; its failure doubles the wait.
-    tokio::time::sleep(base + Duration::from_millis(100)).await;
+    clock.advance(Duration::from_secs(1));
     let wrong = login_event("login/wrong-password", &known);
     assert_eq!(login(&state, &wrong).await.0, StatusCode::UNAUTHORIZED);
     let (status, headers, _) = login(&state, &wrong).await;
@@ -249,11 +229,13 @@ async fn a_successful_login_resets_the_count() {
 
 #[tokio::test]
 async fn the_thresholds_come_from_configuration() {
-    let state = state_with(&[
+    let mut state = state_with(&[
         ("LOGIN_THROTTLE_THRESHOLD", "2"),
         ("LOGIN_THROTTLE_BASE_DELAY_SECONDS", "30"),
     ])
     .await;
+    let clock = Clock::manual(shared::clock::now_millis());
+    state.login_throttle = state.login_throttle.clone().with_clock(clock);
     let wrong = login_event("login/wrong-password", &unique_email("login-config"));
     for _ in 0..2 {
         assert_eq!(login(&state, &wrong).await.0, StatusCode::UNAUTHORIZED);
@@ -265,7 +247,7 @@ async fn the_thresholds_come_from_configuration() {
         .ok()
         .and_then(|v| v.parse().ok())
         .expect("seconds");
-    assert!((29..=30).contains(&retry), "{retry}");
+    assert_eq!(retry, 30);
 }
 
 /// A burst of parallel guesses cannot slip past the count: each attempt is counted by a
@@ -353,14 +335,13 @@ async fn hostile_headers_cannot_crash_login() {
 async fn database_outages_and_throttling_become_a_clean_503() {
     for endpoint in outage_endpoints().await {
         let state = state_with_dynamodb_at(&endpoint).await;
-        let started = Instant::now();
-        assert_service_unavailable(raw(&state, &event("login/ok")).await);
-        // DYNAMODB_TIMEOUT_MS (3 s in dev/local.env) bounds even a server that never answers.
-        assert!(
-            started.elapsed() < Duration::from_secs(6),
-            "{:?}",
-            started.elapsed()
-        );
+        // DYNAMODB_TIMEOUT_MS bounds even a server that never answers (fault states use 1 s):
+        // without it this would wait forever, so a generous cap turns that into a failure.
+        let answer =
+            tokio::time::timeout(Duration::from_secs(120), raw(&state, &event("login/ok")))
+                .await
+                .expect("bounded by DYNAMODB_TIMEOUT_MS");
+        assert_service_unavailable(answer);
     }
 }
 

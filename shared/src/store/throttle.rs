@@ -30,7 +30,7 @@ use base64::Engine as _;
 
 use super::item::{self, ThrottleState};
 use super::storage_error;
-use crate::clock::{millis, now_millis};
+use crate::clock::{Clock, millis};
 use crate::config::ThrottleSettings;
 use crate::error::ApiError;
 
@@ -44,6 +44,7 @@ pub struct LoginThrottle {
     table: String,
     key: hmac::Key,
     settings: ThrottleSettings,
+    clock: Clock,
 }
 
 impl std::fmt::Debug for LoginThrottle {
@@ -85,7 +86,14 @@ impl LoginThrottle {
             table: table.into(),
             key,
             settings,
+            clock: Clock::system(),
         }
+    }
+
+    /// The same throttle reading the time from `clock` (tests move a manual one).
+    #[must_use]
+    pub fn with_clock(self, clock: Clock) -> Self {
+        Self { clock, ..self }
     }
 
     /// The backoff this throttle applies.
@@ -116,7 +124,7 @@ impl LoginThrottle {
     /// one transaction of two conditional writes.
     #[tracing::instrument(skip_all)]
     pub async fn admit(&self, email: &str, source: Option<&str>) -> Result<Admission, ApiError> {
-        let now = now_millis();
+        let now = self.clock.now_millis();
         let (by_source, by_email) = tokio::join!(
             self.read(
                 self.source_subject(email, source),

@@ -1,7 +1,7 @@
 //! Forced interleavings and partial failures, injected between a handler and the local
 //! DynamoDB: at a handler's first call of a given operation (optionally only one touching a given
 //! key prefix), run another request first, fail the call, lose the answer of a call that
-//! committed, or answer batch reads unprocessed. So "another request wrote in between" or "the
+//! committed, answer batch reads unprocessed, or cancel a transaction for a conflict. So "another request wrote in between" or "the
 //! answer was lost after the write" happens every time, not when a race happens to fall that way.
 //! One tool for every case, installed as an SDK interceptor by
 //! [`super::interleaved_state`].
@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::config::interceptors::{
     BeforeDeserializationInterceptorContextMut, BeforeSerializationInterceptorContextRef,
-    FinalizerInterceptorContextMut,
+    BeforeTransmitInterceptorContextMut, FinalizerInterceptorContextMut,
 };
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 
@@ -28,7 +28,15 @@ enum Step {
     /// Answer this many `BatchGetItem` calls with every requested key unprocessed, as DynamoDB
     /// does when it throttles a batch.
     Unprocess(usize),
+    /// Cancel this many `TransactWriteItems` calls, unwritten, for a `TransactionConflict` on
+    /// their first item, as DynamoDB does when another transaction holds that item. Neither
+    /// local emulator ever answers so (both run transactions one at a time).
+    Conflict(usize),
 }
+
+/// The table a conflicting transaction is sent to instead of its own, so that it reaches the
+/// server (the SDK's whole path runs) and writes nothing.
+const NO_SUCH_TABLE: &str = "interleave-conflict-no-such-table";
 
 /// Acts at the first call it matches (made by a handler or not), then never again.
 #[derive(Clone)]
@@ -41,6 +49,8 @@ pub struct Interleave {
     losing: Arc<Mutex<bool>>,
     /// The keys of an `Unprocess`ed batch read in flight, to hand back as unprocessed.
     unprocessing: Arc<Mutex<Option<BatchKeys>>>,
+    /// The item count of a transaction being cancelled for a conflict, while in flight.
+    conflicting: Arc<Mutex<Option<usize>>>,
 }
 
 type BatchKeys = std::collections::HashMap<String, aws_sdk_dynamodb::types::KeysAndAttributes>;
@@ -65,6 +75,7 @@ impl Interleave {
             hook: Arc::new(Mutex::new(Some(Step::Run(Box::new(hook))))),
             losing: Arc::default(),
             unprocessing: Arc::default(),
+            conflicting: Arc::default(),
         }
     }
 
@@ -77,6 +88,7 @@ impl Interleave {
             hook: Arc::new(Mutex::new(Some(Step::Fail))),
             losing: Arc::default(),
             unprocessing: Arc::default(),
+            conflicting: Arc::default(),
         }
     }
 
@@ -97,6 +109,20 @@ impl Interleave {
             hook: Arc::new(Mutex::new(Some(Step::Unprocess(times)))),
             losing: Arc::default(),
             unprocessing: Arc::default(),
+            conflicting: Arc::default(),
+        }
+    }
+
+    /// Cancels the next `times` transactions (`TransactWriteItems`) for a `TransactionConflict`,
+    /// writing nothing: what DynamoDB answers when a concurrent transaction holds an item.
+    pub fn conflicting_transactions(times: usize) -> Self {
+        Self {
+            operation: "TransactWriteItems",
+            prefix: None,
+            hook: Arc::new(Mutex::new(Some(Step::Conflict(times)))),
+            losing: Arc::default(),
+            unprocessing: Arc::default(),
+            conflicting: Arc::default(),
         }
     }
 
@@ -109,6 +135,7 @@ impl Interleave {
             hook: Arc::new(Mutex::new(Some(Step::LoseAnswer))),
             losing: Arc::default(),
             unprocessing: Arc::default(),
+            conflicting: Arc::default(),
         }
     }
 
@@ -168,6 +195,17 @@ impl Intercept for Interleave {
                     *self.hook.lock().expect("not poisoned") = Some(Step::Unprocess(times - 1));
                 }
             }
+            Some(Step::Conflict(times)) => {
+                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
+                let items = context
+                    .input()
+                    .downcast_ref::<TransactWriteItemsInput>()
+                    .map_or(1, |input| input.transact_items().len());
+                *self.conflicting.lock().expect("not poisoned") = Some(items);
+                if times > 1 {
+                    *self.hook.lock().expect("not poisoned") = Some(Step::Conflict(times - 1));
+                }
+            }
             None => {}
         }
         Ok(())
@@ -192,12 +230,60 @@ impl Intercept for Interleave {
         Ok(())
     }
 
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        if self.conflicting.lock().expect("not poisoned").is_none() {
+            return Ok(());
+        }
+        // Every item sent to a table that does not exist: the server refuses the whole
+        // transaction, so nothing is written, and the answer is replaced below.
+        let request = context.request_mut();
+        let mut body: serde_json::Value =
+            serde_json::from_slice(request.body().bytes().ok_or("an in-memory body")?)?;
+        for item in body["TransactItems"].as_array_mut().into_iter().flatten() {
+            for (_, operation) in item.as_object_mut().into_iter().flatten() {
+                operation["TableName"] = NO_SUCH_TABLE.into();
+            }
+        }
+        let bytes = serde_json::to_vec(&body)?;
+        request
+            .headers_mut()
+            .insert("content-length", bytes.len().to_string());
+        *request.body_mut() = aws_smithy_types::body::SdkBody::from(bytes);
+        Ok(())
+    }
+
     fn modify_before_deserialization(
         &self,
         context: &mut BeforeDeserializationInterceptorContextMut<'_>,
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        if let Some(items) = self.conflicting.lock().expect("not poisoned").take() {
+            // DynamoDB's answer: one reason per item, in request order.
+            let mut reasons = vec![serde_json::json!({"Code": "None"}); items];
+            reasons[0] = serde_json::json!({"Code": "TransactionConflict",
+                "Message": "Transaction is ongoing for the item"});
+            let body = serde_json::json!({
+                "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+                "Message": "Transaction cancelled, please refer cancellation reasons for specific reasons",
+                "CancellationReasons": reasons,
+            });
+            let bytes = serde_json::to_vec(&body)?;
+            let response = context.response_mut();
+            *response.status_mut() = 400u16.try_into()?;
+            // The error type travels in a header too (moto sends it), which the SDK reads first.
+            let headers = response.headers_mut();
+            headers.insert("x-amzn-errortype", "TransactionCanceledException");
+            headers.insert("content-type", "application/x-amz-json-1.0");
+            headers.insert("content-length", bytes.len().to_string());
+            *response.body_mut() = aws_smithy_types::body::SdkBody::from(bytes);
+            return Ok(());
+        }
         let mut losing = self.losing.lock().expect("not poisoned");
         if *losing {
             *losing = false;

@@ -183,9 +183,23 @@ pub fn discovery_state() -> crate::state::Discovery {
     crate::state::Discovery::new(test_config())
 }
 
-/// State whose DynamoDB calls go to `endpoint` instead (a fake from this module).
+/// The DynamoDB budget (`DYNAMODB_TIMEOUT_MS`) of states over a fake endpoint: a fake that never
+/// answers costs a test this long, whatever the machine's speed, and the verdict (a clean 503) is
+/// the same at any budget.
+pub const FAULT_BUDGET_MS: &str = "1000";
+
+/// State whose DynamoDB calls go to `endpoint` instead (a fake from this module), within
+/// [`FAULT_BUDGET_MS`].
 pub async fn state_with_dynamodb_at(endpoint: &str) -> AppState {
-    let config = test_config();
+    record::install();
+    let config = Config::from_lookup(|name| {
+        if name == crate::config::DYNAMODB_TIMEOUT_MS.name {
+            Some(FAULT_BUDGET_MS.to_owned())
+        } else {
+            std::env::var(name).ok()
+        }
+    })
+    .expect("valid test configuration");
     let sdk = sdk_config_loader(&config)
         .endpoint_url(endpoint)
         .load()
