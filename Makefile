@@ -119,8 +119,8 @@ load: venv ## A realistic mix (Locust) against make dev on $(PORT): LOAD_WARMUP_
 	PORT=$(PORT) DDB_PORT=$(DDB_PORT) $(foreach v,LOAD_SECONDS LOAD_USERS LOAD_WARMUP_SECONDS,$(if $($(v)),$(v)=$($(v)))) \
 	  dev/load/run.sh
 
-load-compare: venv ## The load mix on DynamoDB Local, then on moto, each on a fresh stack of its own; both reports side by side, with the CPU of each process
-	$(foreach v,LOAD_SECONDS LOAD_USERS LOAD_WARMUP_SECONDS,$(if $($(v)),$(v)=$($(v)))) dev/load/compare.sh
+load-compare: venv ## The load mix on DynamoDB Local, then on moto, each on a fresh stack of its own; both reports side by side, with the CPU of each process [LOAD_RELEASE=1]
+	$(foreach v,LOAD_SECONDS LOAD_USERS LOAD_WARMUP_SECONDS LOAD_RELEASE,$(if $($(v)),$(v)=$($(v)))) dev/load/compare.sh
 
 bench: venv ## Cold start, latency, memory and size per function, Rust vs a Node twin (docs/benchmarks.md)
 	dev/bench.sh

@@ -146,12 +146,14 @@ class DynamoHandler(http.server.BaseHTTPRequestHandler):
                 self.send_header(name, value)
         self.send_header("content-length", str(len(payload)))
         self.end_headers()
-        self.wfile.write(payload)
+        # Counted before the answer is written: the caller may go on (and be asked what it
+        # called) the moment it has the answer.
         ended = time.perf_counter()
         with self.server.lock:
             self.server.spent += ended - self.started
             self.server.calls += 1
             self.server.intervals.append((self.started, ended, self.headers.get("x-amz-target", self.path)))
+        self.wfile.write(payload)
 
     def log_message(self, *args: object) -> None:
         pass
@@ -299,6 +301,8 @@ def command_for(impl: str, function: str) -> tuple[list[str], dict[str, str]]:
     folder, hasher = IMPLEMENTATIONS[impl]
     module = (TWIN / folder / f"{function}.mjs").as_uri()
     return ["node", str(TWIN / "runtime.mjs")], {
+        # The twin signs HS256 tokens with the development HMAC key (its own variable's name).
+        "TOKEN_SIGNING_KEY": local_env()["HMAC_KEY"],
         "AWS_LAMBDA_FUNCTION_NAME": f"{function}-{impl}",
         "TWIN_HANDLER": module,
         "TWIN_HASHER": hasher,

@@ -242,7 +242,9 @@ start_load_stack() {
   LOAD_API_PORT=$(free_port)
   start_aws "$LOAD_DDB_PORT" "$LOAD_MOTO_PORT"
   create_table "$LOAD_DDB_PORT" "$LOAD_MOTO_PORT" "$1" >/dev/null
-  start_api "$LOAD_API_PORT" "$LOAD_DDB_PORT" "$LOAD_MOTO_PORT" "$1" "$STATE_DIR/api-$1.log"
+  # LOAD_RELEASE=1: the functions in release builds (what Lambda runs), not debug ones.
+  start_api "$LOAD_API_PORT" "$LOAD_DDB_PORT" "$LOAD_MOTO_PORT" "$1" "$STATE_DIR/api-$1.log" \
+    ${LOAD_RELEASE:+--release}
   wait_for_http "http://127.0.0.1:$LOAD_API_PORT/.ready" 300
   start_mail_poller "$LOAD_API_PORT" "$LOAD_MOTO_PORT" "$1" "$STATE_DIR/mail-$1.log"
 }

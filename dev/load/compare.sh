@@ -4,14 +4,16 @@
 # requests per second, p50/p95/p99 per route, every non-2xx, the table checked, and the CPU each
 # process used while measured (what limits the run). Exit 1 if either run broke a promise.
 #
-#   LOAD_SECONDS=60 LOAD_USERS=24 LOAD_WARMUP_SECONDS=10 dev/load/compare.sh
+#   LOAD_SECONDS=60 LOAD_USERS=24 LOAD_WARMUP_SECONDS=10 [LOAD_RELEASE=1] dev/load/compare.sh
+#
+# LOAD_RELEASE=1 serves release builds of the functions (what Lambda runs) instead of debug ones.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 cd "$ROOT"
 
 BACKENDS=${LOAD_BACKENDS:-dynamodb-local moto}
-echo "==> building the functions"
-cargo build --workspace --bins
+echo "==> building the functions${LOAD_RELEASE:+ (release: LOAD_RELEASE=1)}"
+cargo build --workspace --bins ${LOAD_RELEASE:+--release}
 verdict=0
 reports=()
 for backend in $BACKENDS; do
