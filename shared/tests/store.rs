@@ -381,3 +381,29 @@ async fn a_transaction_that_keeps_conflicting_is_a_503_and_writes_nothing() {
         "nothing written"
     );
 }
+
+/// A code is never stored for an account deleted since the mailer read it (the mailer reads
+/// the account, then issues its code): the write checks the account in the same transaction.
+#[tokio::test]
+async fn a_code_is_never_stored_for_an_account_deleted_meanwhile() {
+    let state = state().await;
+    let (user, _) = account(&state, "code-after-deletion").await;
+    state
+        .users
+        .delete_account(&user)
+        .await
+        .expect("deleted");
+    let issued = state.codes.issue(
+        user.id,
+        Purpose::Verify,
+        user.email.clone(),
+        shared::clock::now_seconds(),
+    );
+    assert!(!state.users.save_code(&issued.record).await.expect("answered"));
+    let left = state
+        .users
+        .code(&user.email, Purpose::Verify, &user.id)
+        .await
+        .expect("read");
+    assert!(left.is_none(), "nothing stored");
+}

@@ -140,7 +140,11 @@ async fn handle(state: &Mailer, message: &SqsMessage) -> Result<&'static str, Re
             let issued = app
                 .codes
                 .issue(user_id, purpose, address.clone(), now_seconds());
-            app.users.save_code(&issued.record).await?;
+            if !app.users.save_code(&issued.record).await? {
+                // Deleted since it was read: nothing stored, nothing to send.
+                app.users.release_mail(address.as_str(), kind, stamp).await;
+                return Ok("not due: the account was deleted meanwhile");
+            }
             Some(issued)
         }
         None => None,

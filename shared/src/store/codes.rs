@@ -5,7 +5,7 @@
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, DeleteRequest, TransactWriteItem, WriteRequest,
+    AttributeValue, ConditionCheck, Delete, DeleteRequest, Put, TransactWriteItem, WriteRequest,
 };
 
 use super::account::Change;
@@ -33,17 +33,41 @@ pub struct MailLimits {
 
 impl UserStore {
     /// Stores an issued code, replacing (and so killing) the code of the same purpose, account
-    /// and address.
+    /// and address, in one transaction with a check that the account still exists: `Ok(false)`,
+    /// and nothing stored, when it does not. A deletion either comes first (then no code is
+    /// written) or after (then its sweep of the account's codes, which follows its transaction,
+    /// removes this one): a code never outlives its account, whatever the interleaving.
     #[tracing::instrument(skip_all, fields(user_id = %record.user_id, purpose = record.purpose.as_str()))]
-    pub async fn save_code(&self, record: &CodeRecord) -> Result<(), ApiError> {
-        self.client
-            .put_item()
+    pub async fn save_code(&self, record: &CodeRecord) -> Result<bool, ApiError> {
+        let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item::code_item(record)))
-            .send()
-            .await
-            .map_err(storage_error)?;
-        Ok(())
+            .build()
+            .map_err(ApiError::internal)?;
+        let account = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(item::user_key(&record.user_id)))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", item::PARTITION_KEY)
+            .build()
+            .map_err(ApiError::internal)?;
+        let saved = self
+            .transact(vec![
+                Guarded::new(TransactWriteItem::builder().put(put).build(), || {
+                    ApiError::internal("an unconditional put failed its condition")
+                }),
+                // The one condition of the transaction: its failure means the account is gone.
+                Guarded::new(
+                    TransactWriteItem::builder().condition_check(account).build(),
+                    || ApiError::InvalidCode,
+                ),
+            ])
+            .await;
+        match saved {
+            Ok(()) => Ok(true),
+            Err(ApiError::InvalidCode) => Ok(false),
+            Err(error) => Err(error),
+        }
     }
 
     /// The code of `purpose` for `user_id` sent to `address`, if one is stored (live or not).

@@ -126,7 +126,10 @@ pub async fn issue_code(
         Email::from_stored(address.to_owned()),
         crate::clock::now_seconds(),
     );
-    state.users.save_code(&issued.record).await.expect("saved");
+    assert!(
+        state.users.save_code(&issued.record).await.expect("saved"),
+        "the account exists"
+    );
     issued
 }
 
