@@ -53,4 +53,6 @@ set -a
 source dev/local.env
 set +a
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DDB_PORT" TABLE_NAME="$TABLE" RUST_LOG=warn
+export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$MOTO_PORT" AWS_ENDPOINT_URL_SESV2="http://127.0.0.1:$MOTO_PORT"
+export MAIL_QUEUE_URL="$(mail_queue_url "$MOTO_PORT" "$TABLE")" TOKEN_KEYS_FILE="$(token_keys ES256)"
 target/release/examples/routes
