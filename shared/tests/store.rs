@@ -388,18 +388,20 @@ async fn a_transaction_that_keeps_conflicting_is_a_503_and_writes_nothing() {
 async fn a_code_is_never_stored_for_an_account_deleted_meanwhile() {
     let state = state().await;
     let (user, _) = account(&state, "code-after-deletion").await;
-    state
-        .users
-        .delete_account(&user)
-        .await
-        .expect("deleted");
+    state.users.delete_account(&user).await.expect("deleted");
     let issued = state.codes.issue(
         user.id,
         Purpose::Verify,
         user.email.clone(),
         shared::clock::now_seconds(),
     );
-    assert!(!state.users.save_code(&issued.record).await.expect("answered"));
+    assert!(
+        !state
+            .users
+            .save_code(&issued.record)
+            .await
+            .expect("answered")
+    );
     let left = state
         .users
         .code(&user.email, Purpose::Verify, &user.id)

@@ -58,7 +58,9 @@ impl UserStore {
                 }),
                 // The one condition of the transaction: its failure means the account is gone.
                 Guarded::new(
-                    TransactWriteItem::builder().condition_check(account).build(),
+                    TransactWriteItem::builder()
+                        .condition_check(account)
+                        .build(),
                     || ApiError::InvalidCode,
                 ),
             ])
